@@ -1,0 +1,34 @@
+//! The exit codes a caller (cron) can see, each documented in the README.
+
+use crate::error::Error;
+
+/// Every exit code of `credit-recon`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ExitCode {
+    /// The run succeeded and found nothing of high severity.
+    Ok = 0,
+    /// The run failed (unreadable input, schema mismatch, I/O, conservation check): no report
+    /// of the date was changed.
+    RunFailed = 1,
+    /// Usage or configuration error (bad flag, rules file, time zone): nothing was read.
+    Usage = 2,
+    /// The run succeeded and wrote its reports, with findings of high severity: alert.
+    HighSeverityFindings = 3,
+}
+
+impl ExitCode {
+    /// The exit code for a failed run.
+    pub fn for_error(e: &Error) -> Self {
+        match e {
+            Error::Config { .. } => ExitCode::Usage,
+            _ => ExitCode::RunFailed,
+        }
+    }
+}
+
+impl From<ExitCode> for std::process::ExitCode {
+    fn from(c: ExitCode) -> Self {
+        std::process::ExitCode::from(c as u8)
+    }
+}

@@ -1,0 +1,277 @@
+//! One night's work for one business date, stage by stage: read the inputs, price every event,
+//! reconcile with the ledger, write the reports. Reading this file top to bottom tells what a run does.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use chrono::{NaiveTime, TimeZone as _, Utc};
+use polars::prelude::*;
+
+use crate::expr::date_lit;
+use tracing::{info, info_span};
+
+use crate::config::RunConfig;
+use crate::error::{Error, Result, StageExt};
+use crate::reconcile::findings::finding;
+use crate::reconcile::refunds::reason;
+use crate::reconcile::{self, ReconcileInput, Reconciled};
+use crate::reports::{self, Check, Manifest, Stamp, file};
+use crate::rules;
+use crate::schema::{self, col};
+use crate::sources::{self, Window};
+
+/// What a finished run tells its caller.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// Where the reports are.
+    pub report_dir: PathBuf,
+    /// The manifest written.
+    pub manifest: Manifest,
+    /// Findings of high severity.
+    pub high_findings: u64,
+}
+
+/// The UTC instant at which business date `d` starts in `tz`.
+fn start_of(d: chrono::NaiveDate, tz: chrono_tz::Tz) -> chrono::DateTime<Utc> {
+    let local = d.and_time(NaiveTime::MIN);
+    tz.from_local_datetime(&local)
+        .earliest()
+        .unwrap_or_else(|| tz.from_utc_datetime(&local))
+        .with_timezone(&Utc)
+}
+
+/// Reconciles one business date and writes its reports.
+pub fn run(cfg: &RunConfig) -> Result<RunOutcome> {
+    let started = Utc::now();
+    let clock = Instant::now();
+    let run_id = format!("{}-{}", started.format("%Y%m%dT%H%M%S%.3fZ"), std::process::id());
+    let date = cfg.date;
+    let day_end = start_of(date + chrono::Days::new(1), cfg.tz);
+    info!(%date, tz = %cfg.tz, run_id, rules = cfg.rules.version, "run started");
+
+    // 1. Sources: every partition that can hold history up to the end of the date.
+    let inputs = info_span!("sources")
+        .in_scope(|| sources::load(&cfg.data_root, Window { usage_until: day_end.date_naive() }))?;
+
+    // 2. Rules: price the history (quotas and rerun basis need it), then keep the date.
+    let (priced, history, cell_rejects) = info_span!("rules").in_scope(|| -> Result<_> {
+        let events = inputs
+            .events
+            .rows
+            .clone()
+            .lazy()
+            .filter(col(col::OCCURRED_AT).lt(lit(day_end.naive_utc()).cast(schema::timestamp())));
+        let history = rules::prepare_events(
+            events,
+            inputs.projects.rows.clone().lazy(),
+            inputs.accounts.rows.clone().lazy(),
+            inputs.plans.rows.clone().lazy(),
+            cfg.tz,
+        )
+        .collect()
+        .stage("prepare events")?;
+        let counts =
+            rules::upload::count_cells(inputs.cells.rows.clone().lazy(), history.clone().lazy(), &cfg.rules)?;
+        let priced = rules::price(history.clone().lazy(), counts.per_upload.lazy(), &cfg.rules)?;
+        info!(events = history.height(), "priced the history");
+        Ok((priced, history, counts.duplicate_rejects))
+    })?;
+
+    // 3. Reconcile the date with the ledger.
+    let rejects = concat([inputs.rejects()?.lazy(), cell_rejects.lazy()], UnionArgs::default())
+        .and_then(|lf| lf.collect())
+        .stage("rejects")?;
+    let rejected_events =
+        inputs.events.rejects.column(col::RECORD_ID).stage("rejects")?.as_materialized_series().clone();
+    let known_events =
+        inputs.events.rows.column(col::EVENT_ID).stage("rejects")?.as_materialized_series().clone();
+    let input = ReconcileInput {
+        date,
+        tz: cfg.tz,
+        history,
+        expected: priced.expected,
+        timeline: priced.timeline,
+        entries: inputs.entries.rows.clone(),
+        known_event_ids: known_events,
+        rejected_event_ids: rejected_events,
+    };
+    let out = info_span!("reconcile").in_scope(|| reconcile::reconcile(&input, &cfg.rules))?;
+    info!(
+        events = out.expected.height(),
+        rows = out.reconciliation.height(),
+        findings = out.findings.height(),
+        refund_candidates = out.refund_candidates.height(),
+        "reconciled"
+    );
+
+    // 4. Reports, written aside and moved into place together.
+    let events_in_scope = input
+        .history
+        .clone()
+        .lazy()
+        .filter(col(col::BUSINESS_DATE).eq(date_lit(date)))
+        .collect()
+        .stage("scope")?
+        .height() as u64;
+    let stamp = Stamp {
+        run_id: run_id.clone(),
+        rule_version: cfg.rules.version.clone(),
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        business_date: date.to_string(),
+    };
+    let mut staging = reports::Staging::new(reports::date_dir(&cfg.report_root, date), stamp)?;
+    let mut out = out;
+    let mut rejects = rejects;
+    let _span = info_span!("reports").entered();
+    staging.write_parquet(file::EXPECTED_CHARGES, &mut out.expected, Some(&rules::expected_schema()))?;
+    staging.write_parquet(
+        file::RECONCILIATION,
+        &mut out.reconciliation,
+        Some(&reconcile::matching::reconciliation_schema()),
+    )?;
+    staging.write_parquet(
+        file::FINDINGS,
+        &mut out.findings,
+        Some(&reconcile::findings::findings_schema()),
+    )?;
+    staging.write_parquet(
+        file::REFUND_CANDIDATES,
+        &mut out.refund_candidates,
+        Some(&reconcile::refunds::candidates_schema()),
+    )?;
+    staging.write_parquet(file::PROJECT_SUMMARY, &mut out.project_summary, None)?;
+    staging.write_parquet(file::REJECTS, &mut rejects, Some(&schema::rejects_schema()))?;
+
+    let conservation = conservation_checks(&out, events_in_scope, &inputs)?;
+    if let Some(bad) = conservation.iter().find(|c| !c.ok) {
+        return Err(Error::Conservation {
+            date,
+            check: format!("{}: {} in the inputs, {} in the reports", bad.name, bad.expected, bad.actual),
+        });
+    }
+    let manifest = build_manifest(
+        cfg,
+        &run_id,
+        started,
+        &inputs,
+        staging.outputs().to_vec(),
+        &out,
+        &rejects,
+        conservation,
+    )?;
+    let high_findings = manifest.findings_by_severity.get("high").copied().unwrap_or(0);
+    let report_dir = staging.commit(&manifest)?;
+    info!(
+        report_dir = %report_dir.display(),
+        findings = out.findings.height(),
+        high_findings,
+        refund_candidates = out.refund_candidates.height(),
+        rejects = rejects.height(),
+        seconds = clock.elapsed().as_secs_f64(),
+        "run finished"
+    );
+    Ok(RunOutcome { report_dir, manifest, high_findings })
+}
+
+fn count_distinct(df: &DataFrame, column: &str) -> Result<u64> {
+    let s = df.column(column).stage("conservation")?.drop_nulls();
+    Ok(s.n_unique().stage("conservation")? as u64)
+}
+
+fn count_non_null(df: &DataFrame, column: &str) -> Result<u64> {
+    let c = df.column(column).stage("conservation")?;
+    Ok((c.len() - c.null_count()) as u64)
+}
+
+/// SPEC §5: every event in scope appears once in `expected_charges`; every ledger entry in scope
+/// appears once in `reconciliation` or `rejects`.
+fn conservation_checks(
+    out: &Reconciled,
+    events_in_scope: u64,
+    inputs: &sources::Inputs,
+) -> Result<Vec<Check>> {
+    let rows = out.expected.height() as u64;
+    let distinct_events = count_distinct(&out.expected, col::EVENT_ID)?;
+    let entry_rows = count_non_null(&out.reconciliation, col::ENTRY_ID)?;
+    let distinct_entries = count_distinct(&out.reconciliation, col::ENTRY_ID)?;
+    let mut checks = vec![
+        Check::equal("events in scope appear in expected_charges", events_in_scope, rows),
+        Check::equal("each event appears once in expected_charges", rows, distinct_events),
+        Check::equal(
+            "ledger entries in scope appear in reconciliation",
+            out.entries_in_scope as u64,
+            distinct_entries,
+        ),
+        Check::equal("each ledger entry appears once in reconciliation", distinct_entries, entry_rows),
+    ];
+    // No row silently lost: every row read is either valid or in the rejects.
+    for table in inputs.tables() {
+        let read: u64 = table.files.iter().map(|f| f.rows).sum();
+        let kept = (table.rows.height() + table.rejects.height()) as u64;
+        checks.push(Check::equal(&format!("{} rows read are valid or rejected", table.name), read, kept));
+    }
+    Ok(checks)
+}
+
+#[allow(clippy::too_many_arguments, reason = "one call site; the manifest gathers the whole run")]
+fn build_manifest(
+    cfg: &RunConfig,
+    run_id: &str,
+    started: chrono::DateTime<Utc>,
+    inputs: &sources::Inputs,
+    outputs: Vec<reports::OutputFile>,
+    out: &Reconciled,
+    rejects: &DataFrame,
+    conservation: Vec<Check>,
+) -> Result<Manifest> {
+    let tally = |df: &DataFrame, column: &str, keys: &[&str]| -> Result<BTreeMap<String, u64>> {
+        let mut m: BTreeMap<String, u64> = keys.iter().map(|k| (k.to_string(), 0)).collect();
+        let s = df.column(column).stage("manifest")?.str().stage("manifest")?.clone();
+        for v in s.iter().flatten() {
+            *m.entry(v.to_string()).or_default() += 1;
+        }
+        Ok(m)
+    };
+    let types: Vec<&str> = finding::SEVERITY.iter().map(|(t, _)| *t).collect();
+    let refund_total = out
+        .refund_candidates
+        .column(col::REFUND_CREDITS)
+        .stage("manifest")?
+        .as_materialized_series()
+        .sum_reduce()
+        .stage("manifest")?
+        .into_value()
+        .cast(&schema::money())
+        .to_string();
+    let counts = BTreeMap::from([
+        ("events_in_scope".to_string(), out.expected.height() as u64),
+        ("reconciliation_rows".to_string(), out.reconciliation.height() as u64),
+        ("findings".to_string(), out.findings.height() as u64),
+        ("refund_candidates".to_string(), out.refund_candidates.height() as u64),
+        ("rejects".to_string(), rejects.height() as u64),
+        ("ledger_entries_in_scope".to_string(), out.entries_in_scope as u64),
+    ]);
+    Ok(Manifest {
+        run_id: run_id.to_string(),
+        business_date: cfg.date.to_string(),
+        time_zone: cfg.tz.to_string(),
+        started_at: started.to_rfc3339(),
+        finished_at: Utc::now().to_rfc3339(),
+        versions: reports::manifest::Versions {
+            tool: env!("CARGO_PKG_VERSION").to_string(),
+            rules: cfg.rules.version.clone(),
+            rules_file: cfg.rules_origin.clone(),
+            rules_sha256: cfg.rules_sha256.clone(),
+        },
+        data_root: cfg.data_root.display().to_string(),
+        inputs: inputs.files(),
+        outputs,
+        counts,
+        findings_by_type: tally(&out.findings, col::FINDING_TYPE, &types)?,
+        findings_by_severity: tally(&out.findings, col::SEVERITY, &["high", "medium", "low"])?,
+        refund_candidates_by_reason: tally(&out.refund_candidates, col::REASON, reason::ORDER)?,
+        refund_credits_total: refund_total,
+        conservation,
+    })
+}

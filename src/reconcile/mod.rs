@@ -1,0 +1,237 @@
+//! Reconciles the expected charges of one business date with the ledger (SPEC §4): one row per
+//! (event, charge) pair, the findings and the refund candidates. Knows no files, mail or flags.
+
+pub mod findings;
+pub mod matching;
+pub mod refunds;
+pub mod summary;
+
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use polars::prelude::*;
+
+use crate::expr::{date_lit, implode_lit};
+
+use crate::config::Rules;
+use crate::error::{Result, StageExt};
+use crate::rules::{dec_lit, round_credits};
+use crate::schema::{col, entry_type, money};
+use matching::status;
+
+/// Everything reconciliation reads.
+#[derive(Debug, Clone)]
+pub struct ReconcileInput {
+    /// Business date reconciled.
+    pub date: NaiveDate,
+    /// Business time zone.
+    pub tz: Tz,
+    /// Prepared events of the history (see [`crate::rules::prepare_events`]).
+    pub history: DataFrame,
+    /// Expected charges of every event of the history.
+    pub expected: DataFrame,
+    /// Upload timeline (see [`crate::rules::upload::timeline`]).
+    pub timeline: DataFrame,
+    /// Valid ledger entries, all dates.
+    pub entries: DataFrame,
+    /// Ids of every valid event of the data root (any date).
+    pub known_event_ids: Series,
+    /// Ids of rejected events: their charges are neither compared nor orphans.
+    pub rejected_event_ids: Series,
+}
+
+/// What reconciliation produces for one business date.
+#[derive(Debug, Clone)]
+pub struct Reconciled {
+    /// Expected charges of the events of the date.
+    pub expected: DataFrame,
+    /// One row per (event, charge) pair in scope, and per other ledger entry posted on the date.
+    pub reconciliation: DataFrame,
+    /// `findings.parquet`.
+    pub findings: DataFrame,
+    /// `refund_candidates.parquet`.
+    pub refund_candidates: DataFrame,
+    /// `project_summary.parquet`.
+    pub project_summary: DataFrame,
+    /// Ledger entries in scope, counted from the ledger itself (for the conservation check).
+    pub entries_in_scope: usize,
+}
+
+/// The business date of a UTC timestamp column.
+pub fn business_date(ts: Expr, tz: Tz) -> Expr {
+    ts.dt().convert_time_zone(TimeZone::from_chrono(&tz)).dt().date()
+}
+
+/// Runs SPEC §4 for `input.date`.
+pub fn reconcile(input: &ReconcileInput, rules: &Rules) -> Result<Reconciled> {
+    let date = input.date;
+    let on_date = |ts: &str| business_date(col(ts), input.tz).eq(date_lit(date));
+    let tolerance = round_credits(dec_lit(rules.reconciliation.tolerance));
+
+    let expected_d = input
+        .expected
+        .clone()
+        .lazy()
+        .filter(col(col::BUSINESS_DATE).eq(date_lit(date)))
+        .sort([col::EVENT_ID], SortMultipleOptions::default())
+        .collect()
+        .stage("reconcile scope")?;
+    let events_d = expected_d
+        .clone()
+        .lazy()
+        .join(
+            input.history.clone().lazy().select([
+                col(col::EVENT_ID),
+                col(col::OCCURRED_AT),
+                col(col::SEQ),
+                col(col::UPLOAD_ID),
+            ]),
+            [col(col::EVENT_ID)],
+            [col(col::EVENT_ID)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .cache();
+
+    let entries =
+        input.entries.clone().lazy().with_column(on_date(col::POSTED_AT).alias("_posted_on_date")).cache();
+    let charges = matching::charges(entries.clone()).cache();
+    let event_charges =
+        matching::ranked_charges(charges.clone(), events_d.clone().select([col(col::EVENT_ID)]))
+            .stage("matching")?
+            .collect()
+            .stage("matching")?;
+
+    // Event rows: each event of the date with each of its charges, or none.
+    let event_rows = events_d
+        .clone()
+        .join(
+            event_charges.clone().lazy().select([
+                col(col::REFERENCE_ID),
+                col(col::ENTRY_ID),
+                col(col::ENTRY_TYPE),
+                col(col::CATEGORY).alias(col::CHARGE_CATEGORY),
+                col(col::POSTED_AT),
+                col(col::AMOUNT),
+                col(col::CHARGED_CREDITS),
+                col(col::CHARGE_RANK),
+            ]),
+            [col(col::EVENT_ID)],
+            [col(col::REFERENCE_ID)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_column(matching::event_status(tolerance.clone()).alias(col::STATUS))
+        .with_column(
+            when(col(col::STATUS).eq(lit(status::MISSING_CHARGE)))
+                .then(lit(0).cast(money()) - col(col::EXPECTED_CREDITS))
+                .otherwise(col(col::CHARGED_CREDITS) - col(col::EXPECTED_CREDITS))
+                .cast(money())
+                .alias(col::DELTA_CREDITS),
+        );
+
+    // Orphans: charges posted on the date whose reference is null or no event of the data root.
+    let known = implode_lit(input.known_event_ids.clone());
+    let rejected = implode_lit(input.rejected_event_ids.clone());
+    let orphan_rows = charges
+        .clone()
+        .filter(
+            col("_posted_on_date").and(
+                col(col::REFERENCE_ID).is_null().or(col(col::REFERENCE_ID)
+                    .is_in(known, false)
+                    .not()
+                    .and(col(col::REFERENCE_ID).is_in(rejected.clone(), false).not())),
+            ),
+        )
+        .with_columns([
+            col(col::CATEGORY).alias(col::CHARGE_CATEGORY),
+            col(col::CHARGED_CREDITS).alias(col::DELTA_CREDITS),
+            lit(status::ORPHAN_CHARGE).alias(col::STATUS),
+            // The id the charge references, though no event has it.
+            col(col::REFERENCE_ID).alias(col::EVENT_ID),
+        ])
+        .drop(cols([col::CATEGORY]));
+
+    // Every other entry posted on the date, so that each entry in scope appears once.
+    let placed = concat(
+        [
+            event_charges.clone().lazy().select([col(col::ENTRY_ID)]),
+            orphan_rows.clone().select([col(col::ENTRY_ID)]),
+        ],
+        UnionArgs::default(),
+    )
+    .stage("matching")?;
+    let other_rows = entries
+        .clone()
+        .filter(col("_posted_on_date"))
+        .join(placed, [col(col::ENTRY_ID)], [col(col::ENTRY_ID)], JoinArgs::new(JoinType::Anti))
+        .with_columns([
+            col(col::CATEGORY).alias(col::CHARGE_CATEGORY),
+            when(col(col::ENTRY_TYPE).neq(lit(entry_type::CHARGE)))
+                .then(lit(status::NOT_A_CHARGE))
+                .when(col(col::REFERENCE_ID).is_in(rejected, false))
+                .then(lit(status::CHARGE_OF_REJECTED_EVENT))
+                .otherwise(lit(status::CHARGE_OF_OTHER_DATE))
+                .alias(col::STATUS),
+            when(col(col::ENTRY_TYPE).eq(lit(entry_type::CHARGE)))
+                .then(lit(0).cast(money()) - col(col::AMOUNT))
+                .otherwise(lit(NULL).cast(money()))
+                .alias(col::CHARGED_CREDITS),
+            col(col::REFERENCE_ID).alias(col::EVENT_ID),
+        ])
+        .drop(cols([col::CATEGORY]));
+
+    let reconciliation = concat(
+        [
+            matching::to_reconciliation(event_rows).stage("matching")?,
+            matching::to_reconciliation(orphan_rows).stage("matching")?,
+            matching::to_reconciliation(other_rows).stage("matching")?,
+        ],
+        UnionArgs::default(),
+    )
+    .stage("matching")?
+    .with_column(date_lit(date).alias(col::BUSINESS_DATE))
+    .collect()
+    .stage("matching")?;
+
+    let entries_in_scope = concat(
+        [
+            event_charges.clone().lazy().select([col(col::ENTRY_ID)]),
+            entries.clone().filter(col("_posted_on_date")).select([col(col::ENTRY_ID)]),
+        ],
+        UnionArgs::default(),
+    )
+    .stage("scope")?
+    .unique(None, UniqueKeepStrategy::Any)
+    .collect()
+    .stage("scope")?
+    .height();
+
+    let findings = findings::findings(&reconciliation, &expected_d, entries, input, rules)?;
+    let refund_candidates = refunds::candidates(&reconciliation, charges, input, rules)?;
+    let project_summary =
+        summary::project_summary(&expected_d, &reconciliation, &findings, &refund_candidates, date)?;
+
+    Ok(Reconciled {
+        expected: expected_d,
+        reconciliation,
+        findings,
+        refund_candidates,
+        project_summary,
+        entries_in_scope,
+    })
+}
+
+/// A stable id: the first 32 hex digits of the SHA-256 of the parts joined with `|` (a null part
+/// as the empty string).
+pub fn stable_id(parts: Vec<Expr>) -> Expr {
+    let joined = concat_str(parts.into_iter().map(|p| p.fill_null(lit(""))).collect::<Vec<_>>(), "|", false);
+    joined.map(
+        |c: Column| {
+            let ca = c.str()?;
+            let out: StringChunked = ca
+                .iter()
+                .map(|v| v.map(|s| crate::reports::manifest::sha256_hex(s.as_bytes())[..32].to_string()))
+                .collect();
+            Ok(out.with_name(ca.name().clone()).into_column())
+        },
+        |_, f| Ok(Field::new(f.name().clone(), DataType::String)),
+    )
+}

@@ -1,0 +1,152 @@
+//! Writes the reports of one business date (SPEC §5) into a temporary folder and moves it into
+//! place, so that a date's reports are all the new ones or all the old ones, never a mix.
+
+pub mod manifest;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use tracing::{info, warn};
+
+use crate::error::{Error, Result};
+pub use manifest::{Check, Manifest, OutputFile};
+
+/// File names of the reports.
+pub mod file {
+    #![allow(missing_docs, reason = "each name is the report of the same name in SPEC §5")]
+    pub const EXPECTED_CHARGES: &str = "expected_charges.parquet";
+    pub const RECONCILIATION: &str = "reconciliation.parquet";
+    pub const FINDINGS: &str = "findings.parquet";
+    pub const REFUND_CANDIDATES: &str = "refund_candidates.parquet";
+    pub const PROJECT_SUMMARY: &str = "project_summary.parquet";
+    pub const REJECTS: &str = "rejects.parquet";
+    pub const MANIFEST: &str = "manifest.json";
+}
+
+/// The key-value metadata every report carries.
+#[derive(Debug, Clone)]
+pub struct Stamp {
+    /// Run id.
+    pub run_id: String,
+    /// Rule version.
+    pub rule_version: String,
+    /// Tool version.
+    pub tool_version: String,
+    /// Business date.
+    pub business_date: String,
+}
+
+/// The folder of a date's reports under the report root.
+pub fn date_dir(report_root: &Path, date: chrono::NaiveDate) -> PathBuf {
+    report_root.join(format!("date={date}"))
+}
+
+/// A folder being filled with one run's reports; [`Staging::commit`] moves it into place.
+#[derive(Debug)]
+pub struct Staging {
+    dir: tempfile::TempDir,
+    target: PathBuf,
+    stamp: Stamp,
+    outputs: Vec<OutputFile>,
+}
+
+impl Staging {
+    /// Starts a staging folder beside `target` (same file system, so the final rename is atomic).
+    pub fn new(target: PathBuf, stamp: Stamp) -> Result<Self> {
+        let parent = target.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+        fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+        recover_interrupted(&target)?;
+        let dir = tempfile::Builder::new()
+            .prefix(&format!(
+                ".staging-{}-",
+                target.file_name().and_then(|n| n.to_str()).unwrap_or("reports")
+            ))
+            .tempdir_in(&parent)
+            .map_err(|e| Error::io(&parent, e))?;
+        Ok(Self { dir, target, stamp, outputs: Vec::new() })
+    }
+
+    /// Writes `df` as Parquet with the run's key-value metadata, after checking its schema.
+    pub fn write_parquet(&mut self, name: &str, df: &mut DataFrame, expected: Option<&Schema>) -> Result<()> {
+        let path = self.dir.path().join(name);
+        if let Some(schema) = expected {
+            let found = df.schema();
+            if found.as_ref() != schema {
+                return Err(Error::Schema {
+                    file: path,
+                    column: "*".into(),
+                    problem: format!("report schema {found:?} differs from the declared {schema:?}"),
+                });
+            }
+        }
+        let kv = KeyValueMetadata::from_static(vec![
+            ("credit_recon.run_id".to_string(), self.stamp.run_id.clone()),
+            ("credit_recon.rule_version".to_string(), self.stamp.rule_version.clone()),
+            ("credit_recon.tool_version".to_string(), self.stamp.tool_version.clone()),
+            ("credit_recon.business_date".to_string(), self.stamp.business_date.clone()),
+            ("credit_recon.report".to_string(), name.trim_end_matches(".parquet").to_string()),
+        ]);
+        let mut f = fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
+        ParquetWriter::new(&mut f)
+            .with_compression(ParquetCompression::Zstd(None))
+            .with_key_value_metadata(Some(kv))
+            .finish(df)
+            .map_err(|source| Error::Compute { stage: "write report", source })?;
+        f.sync_all().map_err(|e| Error::io(&path, e))?;
+        let (sha256, bytes) = manifest::sha256_file(&path)?;
+        info!(file = name, rows = df.height(), bytes, "wrote report");
+        self.outputs.push(OutputFile { file: name.to_string(), sha256, bytes, rows: df.height() as u64 });
+        Ok(())
+    }
+
+    /// The report files written so far.
+    pub fn outputs(&self) -> &[OutputFile] {
+        &self.outputs
+    }
+
+    /// Writes the manifest and moves the folder into place, replacing the previous reports.
+    pub fn commit(self, manifest: &Manifest) -> Result<PathBuf> {
+        let path = self.dir.path().join(file::MANIFEST);
+        let text = serde_json::to_string_pretty(manifest).map_err(|e| Error::io(&path, e.into()))?;
+        fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+        let staged = self.dir.keep();
+        let old = backup_name(&self.target);
+        if self.target.exists() {
+            fs::rename(&self.target, &old).map_err(|e| Error::io(&self.target, e))?;
+        }
+        if let Err(e) = fs::rename(&staged, &self.target) {
+            // Put the previous reports back before failing.
+            if old.exists() {
+                let _ = fs::rename(&old, &self.target);
+            }
+            return Err(Error::io(&self.target, e));
+        }
+        if old.exists() {
+            if let Err(e) = fs::remove_dir_all(&old) {
+                warn!(path = %old.display(), error = %e, "could not remove the previous reports");
+            }
+        }
+        Ok(self.target)
+    }
+}
+
+fn backup_name(target: &Path) -> PathBuf {
+    let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("reports");
+    target.with_file_name(format!(".previous-{name}"))
+}
+
+/// A run killed between moving the previous reports aside and moving the new ones in leaves
+/// `.previous-date=D` and no `date=D`: put the previous reports back.
+fn recover_interrupted(target: &Path) -> Result<()> {
+    let old = backup_name(target);
+    if old.exists() {
+        if target.exists() {
+            fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
+        } else {
+            warn!(path = %target.display(), "restoring the reports of an interrupted run");
+            fs::rename(&old, target).map_err(|e| Error::io(&old, e))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,323 @@
+//! R1 uploads: billable cells per upload, the import charge, and the timeline of uploads (when each
+//! was removed) that the rerun basis and the upload refunds need.
+
+use polars::prelude::*;
+
+use crate::expr::implode_lit;
+
+use super::{dec_lit, round_credits, text, to_expected, work};
+use crate::config::Rules;
+use crate::error::{Result, StageExt};
+use crate::schema::{col, event_type, money};
+
+/// Cells whose value is empty: null, or only white space (Unicode `White_Space`, as Rust's
+/// `char::is_whitespace`).
+pub fn is_blank(value: Expr) -> Expr {
+    value.str().strip_chars(lit(NULL)).str().len_bytes().eq(lit(0)).fill_null(lit(true))
+}
+
+/// A value as compared with the dummies: trimmed and lower-cased.
+pub fn dummy_form(value: Expr) -> Expr {
+    value.str().strip_chars(lit(NULL)).str().to_lowercase()
+}
+
+/// Billable cells per upload, and the extra copies of duplicated cells (rejects).
+#[derive(Debug, Clone)]
+pub struct CellCounts {
+    /// `upload_id`, `cell_rows` (rows of the upload in the cells log, any column) and
+    /// `billable_cells` (R1), for every upload that has cells.
+    pub per_upload: DataFrame,
+    /// One reject per extra copy of a `(upload_id, column, row_index)`.
+    pub duplicate_rejects: DataFrame,
+}
+
+/// R1: a cell is billable when its column is in the upload's `tta_columns`, its value is not empty,
+/// and it is not a dummy (its trimmed value equals one of the upload's `dummy_values`, trimmed,
+/// ignoring case; the rules' default list where the upload's is null). A duplicated key counts
+/// once, billable when any copy is.
+pub fn count_cells(cells: LazyFrame, uploads: LazyFrame, rules: &Rules) -> Result<CellCounts> {
+    let uploads = uploads
+        .filter(col(col::EVENT_TYPE).eq(lit(event_type::UPLOAD)))
+        .select([col(col::UPLOAD_ID), col(col::TTA_COLUMNS), col(col::DUMMY_VALUES)])
+        .unique_stable(Some(cols([col::UPLOAD_ID])), UniqueKeepStrategy::First)
+        .cache();
+    let cells = cells
+        .join(
+            uploads.clone().select([col(col::UPLOAD_ID)]),
+            [col(col::UPLOAD_ID)],
+            [col(col::UPLOAD_ID)],
+            JoinArgs::new(JoinType::Semi),
+        )
+        .select([
+            col(col::UPLOAD_ID),
+            col(col::COLUMN),
+            col(col::ROW_INDEX),
+            col(col::VALUE),
+            col(col::SRC_FILE),
+            col(col::SRC_ROW),
+        ])
+        .collect()
+        .stage("R1 cells")?;
+
+    // The dummy list of each upload, in compared form.
+    let defaults = DataFrame::new_infer_height(vec![Column::new(
+        "_dummy".into(),
+        rules.upload.default_dummy_values.clone(),
+    )])
+    .stage("R1 dummies")?;
+    let own = uploads
+        .clone()
+        .filter(col(col::DUMMY_VALUES).is_not_null())
+        .select([col(col::UPLOAD_ID), col(col::DUMMY_VALUES).alias("_dummy")])
+        .explode(cols(["_dummy"]), ExplodeOptions { empty_as_null: true, keep_nulls: false });
+    let default_for = uploads
+        .clone()
+        .filter(col(col::DUMMY_VALUES).is_null())
+        .select([col(col::UPLOAD_ID)])
+        .cross_join(defaults.lazy(), None);
+    let dummies = concat([own, default_for], UnionArgs::default())
+        .stage("R1 dummies")?
+        .select([col(col::UPLOAD_ID), dummy_form(col("_dummy")).alias("_form")])
+        .filter(col("_form").str().len_bytes().gt(lit(0)))
+        .unique(None, UniqueKeepStrategy::Any)
+        .collect()
+        .stage("R1 dummies")?;
+    let longest_dummy = dummies
+        .clone()
+        .lazy()
+        .select([col("_form").str().len_chars().max().fill_null(lit(0)).cast(DataType::Int64)])
+        .collect()
+        .stage("R1 dummies")?
+        .column("_form")
+        .stage("R1 dummies")?
+        .i64()
+        .stage("R1 dummies")?
+        .get(0)
+        .unwrap_or(0);
+
+    let tta_pairs = uploads
+        .select([col(col::UPLOAD_ID), col(col::TTA_COLUMNS).alias(col::COLUMN)])
+        .explode(cols([col::COLUMN]), ExplodeOptions { empty_as_null: false, keep_nulls: false })
+        .unique(None, UniqueKeepStrategy::Any);
+    let tta = cells
+        .clone()
+        .lazy()
+        .with_row_index("_cid", None)
+        .join(
+            tta_pairs,
+            [col(col::UPLOAD_ID), col(col::COLUMN)],
+            [col(col::UPLOAD_ID), col(col::COLUMN)],
+            JoinArgs::new(JoinType::Semi),
+        )
+        .with_column(is_blank(col(col::VALUE)).not().alias("_filled"))
+        .cache();
+
+    // The cheap test first: only a value no longer than the longest dummy can be one.
+    let dummy_ids =
+        tta.clone()
+            .filter(col("_filled").and(
+                col(col::VALUE).str().strip_chars(lit(NULL)).str().len_chars().lt_eq(lit(longest_dummy)),
+            ))
+            .select([col("_cid"), col(col::UPLOAD_ID), dummy_form(col(col::VALUE)).alias("_form")])
+            .join(
+                dummies.lazy(),
+                [col(col::UPLOAD_ID), col("_form")],
+                [col(col::UPLOAD_ID), col("_form")],
+                JoinArgs::new(JoinType::Semi),
+            )
+            .select([col("_cid")])
+            .collect()
+            .stage("R1 dummies")?;
+    let dummy_ids = dummy_ids.column("_cid").stage("R1")?.as_materialized_series().clone();
+    let billable = tta.with_column(
+        col("_filled").and(col("_cid").is_in(implode_lit(dummy_ids), false).not()).alias("_billable"),
+    );
+
+    // Duplicated keys are rare: find the (upload, column) groups that have any first.
+    let keys = [col(col::UPLOAD_ID), col(col::COLUMN)];
+    let dup_groups = cells
+        .clone()
+        .lazy()
+        .group_by(keys.clone())
+        .agg([len().alias("_n"), col(col::ROW_INDEX).n_unique().alias("_distinct")])
+        .filter(col("_n").cast(DataType::Int64).gt(col("_distinct").cast(DataType::Int64)))
+        .select(keys.clone())
+        .collect()
+        .stage("R1 duplicates")?;
+
+    let per_key_any = |lf: LazyFrame| {
+        lf.group_by([col(col::UPLOAD_ID), col(col::COLUMN), col(col::ROW_INDEX)])
+            .agg([col("_billable").any(true)])
+    };
+    let billable_per_upload = if dup_groups.height() == 0 {
+        billable.group_by([col(col::UPLOAD_ID)]).agg([col("_billable").sum().alias("billable_cells")])
+    } else {
+        let dup = dup_groups.clone().lazy();
+        let clean = billable
+            .clone()
+            .join(dup.clone(), keys.clone(), keys.clone(), JoinArgs::new(JoinType::Anti))
+            .select([col(col::UPLOAD_ID), col("_billable")]);
+        let deduped =
+            per_key_any(billable.join(dup, keys.clone(), keys.clone(), JoinArgs::new(JoinType::Semi)))
+                .select([col(col::UPLOAD_ID), col("_billable")]);
+        concat([clean, deduped], UnionArgs::default())
+            .stage("R1 duplicates")?
+            .group_by([col(col::UPLOAD_ID)])
+            .agg([col("_billable").sum().alias("billable_cells")])
+    };
+    let cell_rows = cells.clone().lazy().group_by([col(col::UPLOAD_ID)]).agg([len().alias("cell_rows")]);
+    let per_upload = cell_rows
+        .join(
+            billable_per_upload,
+            [col(col::UPLOAD_ID)],
+            [col(col::UPLOAD_ID)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .select([
+            col(col::UPLOAD_ID),
+            col("cell_rows").cast(DataType::Int64),
+            col("billable_cells").fill_null(lit(0)).cast(DataType::Int64),
+        ])
+        .collect()
+        .stage("R1 count")?;
+
+    let duplicate_rejects = if dup_groups.height() == 0 {
+        DataFrame::empty_with_schema(&crate::schema::rejects_schema())
+    } else {
+        let key3 = [col(col::UPLOAD_ID), col(col::COLUMN), col(col::ROW_INDEX)];
+        cells
+            .lazy()
+            .join(dup_groups.lazy(), keys.clone(), keys, JoinArgs::new(JoinType::Semi))
+            .filter(col(col::ROW_INDEX).cum_count(false).over(key3).stage("R1 duplicates")?.gt(lit(1)))
+            .select([
+                lit(crate::schema::CELLS.name).alias(col::TABLE),
+                col(col::SRC_FILE).alias(col::FILE),
+                col(col::SRC_ROW).alias(col::ROW),
+                concat_str(
+                    [col(col::UPLOAD_ID), col(col::COLUMN), col(col::ROW_INDEX).cast(DataType::String)],
+                    "|",
+                    true,
+                )
+                .alias(col::RECORD_ID),
+                lit("duplicate cell (upload_id, column, row_index): counted once, this copy is extra")
+                    .alias(col::REASON),
+            ])
+            .collect()
+            .stage("R1 duplicates")?
+    };
+    Ok(CellCounts { per_upload, duplicate_rejects })
+}
+
+/// R1: an upload costs `credits_per_cell` per billable cell. Where the upload has no cells in the
+/// log, its `cells_reported` is the basis (`basis = reported`); where it has neither, its charge is
+/// unknown (`basis = unknown`, a `USAGE_DETAIL_MISSING` finding).
+pub fn price(uploads: LazyFrame, cells_per_upload: LazyFrame, rules: &Rules) -> LazyFrame {
+    let rate = rules.upload.credits_per_cell;
+    let has_cells = col("cell_rows").fill_null(lit(0)).gt(lit(0));
+    let quantity =
+        when(has_cells.clone()).then(col("billable_cells")).otherwise(col(col::CELLS_REPORTED)).cast(money());
+    let basis = when(has_cells.clone())
+        .then(lit("cells"))
+        .when(col(col::CELLS_REPORTED).is_not_null())
+        .then(lit("reported"))
+        .otherwise(lit("unknown"));
+    let priced = uploads
+        .join(cells_per_upload, [col(col::UPLOAD_ID)], [col(col::UPLOAD_ID)], JoinArgs::new(JoinType::Left))
+        .with_columns([
+            quantity.clone().alias(col::QUANTITY),
+            lit(0).cast(money()).alias(col::FREE_QUANTITY),
+            quantity.clone().alias(col::BILLABLE_QUANTITY),
+            dec_lit(rate).cast(money()).alias(col::UNIT_PRICE),
+            round_credits(work(quantity) * dec_lit(rate)).alias(col::EXPECTED_CREDITS),
+            lit(rules.upload.rule_id.clone()).alias(col::RULE_ID),
+            basis.alias(col::BASIS),
+            lit(NULL).cast(money()).alias(col::BASIS_CREDITS),
+            lit(false).alias(col::CONFIRMATION_REQUIRED),
+            when(has_cells)
+                .then(concat_str(
+                    [
+                        lit("R1: "),
+                        text(col("billable_cells")),
+                        lit(" billable cells of "),
+                        text(col("cell_rows")),
+                        lit(format!(" cells in the log x {rate} credits per cell")),
+                    ],
+                    "",
+                    true,
+                ))
+                .when(col(col::CELLS_REPORTED).is_not_null())
+                .then(concat_str(
+                    [
+                        lit("R1: no cells in the log; platform reported "),
+                        text(col(col::CELLS_REPORTED)),
+                        lit(format!(" billable cells x {rate} credits per cell")),
+                    ],
+                    "",
+                    true,
+                ))
+                .otherwise(lit("R1: no cells in the log and no cells_reported: cost unknown"))
+                .alias(col::EXPLANATION),
+        ]);
+    to_expected(priced, rules)
+}
+
+/// One row per upload of the history: `upload_id`, `project_id`, `event_id`, `seq`, `occurred_at`,
+/// `file_sha256`, its import cost (`expected_credits`, null where unknown), and its first removal
+/// after it: `removed_seq`, `removed_at`, `removed_by` (the `upload_deleted` of the upload or the
+/// `project_deleted` of its project), null where it is still there.
+pub fn timeline(history: LazyFrame, priced_uploads: LazyFrame) -> PolarsResult<LazyFrame> {
+    let uploads = history
+        .clone()
+        .filter(col(col::EVENT_TYPE).eq(lit(event_type::UPLOAD)))
+        .select([
+            col(col::UPLOAD_ID),
+            col(col::PROJECT_ID),
+            col(col::EVENT_ID),
+            col(col::SEQ),
+            col(col::OCCURRED_AT),
+            col(col::FILE_SHA256),
+        ])
+        .join(
+            priced_uploads.select([col(col::EVENT_ID), col(col::EXPECTED_CREDITS)]),
+            [col(col::EVENT_ID)],
+            [col(col::EVENT_ID)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .cache();
+    let removal = |kind: &str| {
+        history.clone().filter(col(col::EVENT_TYPE).eq(lit(kind.to_string()))).select([
+            col(col::UPLOAD_ID),
+            col(col::PROJECT_ID),
+            col(col::SEQ).alias("removed_seq"),
+            col(col::OCCURRED_AT).alias("removed_at"),
+            col(col::EVENT_ID).alias("removed_by"),
+        ])
+    };
+    let by_upload = uploads.clone().select([col(col::UPLOAD_ID), col(col::SEQ)]).join(
+        removal(event_type::UPLOAD_DELETED).drop(cols([col::PROJECT_ID])),
+        [col(col::UPLOAD_ID)],
+        [col(col::UPLOAD_ID)],
+        JoinArgs::new(JoinType::Inner),
+    );
+    let by_project = uploads
+        .clone()
+        .select([col(col::UPLOAD_ID), col(col::PROJECT_ID), col(col::SEQ)])
+        .join(
+            removal(event_type::PROJECT_DELETED).drop(cols([col::UPLOAD_ID])),
+            [col(col::PROJECT_ID)],
+            [col(col::PROJECT_ID)],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .drop(cols([col::PROJECT_ID]));
+    let first_removal = concat([by_upload, by_project], UnionArgs::default())?
+        .filter(col("removed_seq").gt(col(col::SEQ)))
+        .sort(["removed_seq"], SortMultipleOptions::default())
+        .group_by_stable([col(col::UPLOAD_ID)])
+        .agg([col("removed_seq").first(), col("removed_at").first(), col("removed_by").first()]);
+    Ok(uploads.join(
+        first_removal,
+        [col(col::UPLOAD_ID)],
+        [col(col::UPLOAD_ID)],
+        JoinArgs::new(JoinType::Left),
+    ))
+}

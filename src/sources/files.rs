@@ -1,0 +1,301 @@
+//! Finds the files of a table under the data root (Hive `date=` partitions, split files, Spark
+//! folders) and reads each one, whatever its format, into the table's declared schema, keeping
+//! every row that breaks the contract aside with its file, row and reason.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate};
+use polars::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::schema::{ColumnSpec, Kind, TableSpec, col};
+
+/// The formats a table file may be in, by extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Apache Parquet.
+    Parquet,
+    /// CSV, UTF-8, header row, RFC 4180.
+    Csv,
+    /// Newline-delimited JSON.
+    Ndjson,
+}
+
+impl Format {
+    fn from_path(path: &Path) -> Option<Self> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "parquet" => Some(Format::Parquet),
+            "csv" => Some(Format::Csv),
+            "ndjson" | "jsonl" | "json" => Some(Format::Ndjson),
+            _ => None,
+        }
+    }
+}
+
+/// One file of a table.
+#[derive(Debug, Clone)]
+pub struct TableFile {
+    /// Path on disk.
+    pub path: PathBuf,
+    /// Its format.
+    pub format: Format,
+    /// The `date=` partition it lies in, if any.
+    pub partition: Option<NaiveDate>,
+}
+
+/// Lists the files of `table` under `root`, in a stable order. `keep` prunes partitions by date.
+pub fn discover(root: &Path, table: &TableSpec, keep: &dyn Fn(NaiveDate) -> bool) -> Result<Vec<TableFile>> {
+    let area = root.join(table.area);
+    let mut files = Vec::new();
+    if table.partitioned {
+        for dir in sorted_entries(&area)? {
+            let Some(date) = partition_date(&dir) else { continue };
+            if dir.is_dir() && keep(date) {
+                files.extend(table_files_in(&dir, table.name, Some(date))?);
+            }
+        }
+    } else {
+        files = table_files_in(&area, table.name, None)?;
+    }
+    Ok(files)
+}
+
+fn partition_date(dir: &Path) -> Option<NaiveDate> {
+    let name = dir.file_name()?.to_str()?;
+    NaiveDate::parse_from_str(name.strip_prefix("date=")?, "%Y-%m-%d").ok()
+}
+
+fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
+    if !dir.exists() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        out.push(entry.map_err(|e| Error::io(dir, e))?.path());
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn is_hidden(path: &Path) -> bool {
+    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.') || n.starts_with('_'))
+}
+
+/// `name.EXT`, `name.*.EXT` and every data file in a folder `name/`.
+fn table_files_in(dir: &Path, name: &str, partition: Option<NaiveDate>) -> Result<Vec<TableFile>> {
+    let mut files = Vec::new();
+    for path in sorted_entries(dir)? {
+        if is_hidden(&path) {
+            continue;
+        }
+        let Some(file_name) = path.file_name().and_then(|n| n.to_str()) else { continue };
+        if path.is_dir() && file_name == name {
+            for inner in sorted_entries(&path)? {
+                if inner.is_file() && !is_hidden(&inner) {
+                    if let Some(format) = Format::from_path(&inner) {
+                        files.push(TableFile { path: inner, format, partition });
+                    }
+                }
+            }
+        } else if path.is_file()
+            && (file_name.split('.').next() == Some(name))
+            && let Some(format) = Format::from_path(&path)
+        {
+            files.push(TableFile { path, format, partition });
+        }
+    }
+    Ok(files)
+}
+
+/// Name of the column that holds the reason a row is rejected (null when it is valid).
+pub const REJECT_REASON: &str = "_reason";
+
+/// Reads one file as a lazy frame with the table's typed columns, `_file`, `_row` (1-based row
+/// number within the file) and `_reason` (why the row breaks the contract, or null).
+pub fn read_file(file: &TableFile, table: &TableSpec, shown_as: &str) -> Result<LazyFrame> {
+    let path_str = file.path.to_string_lossy().to_string();
+    let read_err = |source| Error::Read { file: file.path.clone(), source };
+    let is_empty = std::fs::metadata(&file.path).map_err(|e| Error::io(&file.path, e))?.len() == 0;
+    let row_index = Some(RowIndex { name: col::SRC_ROW.into(), offset: 1 });
+    let raw: LazyFrame = if is_empty {
+        let schema: Schema =
+            table.columns.iter().map(|c| Field::new(c.name.into(), c.kind.ndjson_dtype())).collect();
+        DataFrame::empty_with_schema(&schema).lazy().with_row_index(col::SRC_ROW, Some(1))
+    } else {
+        match file.format {
+            Format::Csv => LazyCsvReader::new(PlRefPath::new(&path_str))
+                .with_has_header(true)
+                .with_infer_schema_length(Some(0))
+                .with_row_index(row_index)
+                .finish()
+                .map_err(read_err)?,
+            Format::Ndjson => {
+                let schema: Schema =
+                    table.columns.iter().map(|c| Field::new(c.name.into(), c.kind.ndjson_dtype())).collect();
+                LazyJsonLineReader::new(PlRefPath::new(&path_str))
+                    .with_schema(Some(Arc::new(schema)))
+                    .with_row_index(row_index)
+                    .finish()
+                    .map_err(read_err)?
+            }
+            Format::Parquet => {
+                let args = ScanArgsParquet { row_index, ..Default::default() };
+                LazyFrame::scan_parquet(PlRefPath::new(&path_str), args).map_err(read_err)?
+            }
+        }
+    };
+    let mut raw = raw;
+    let found = raw.collect_schema().map_err(read_err)?;
+
+    let mut typed = Vec::with_capacity(table.columns.len() + 3);
+    let mut problems = Vec::new();
+    for spec in table.columns {
+        let Some(src) = found.get(spec.name) else {
+            return Err(Error::Schema {
+                file: file.path.clone(),
+                column: spec.name.to_string(),
+                problem: format!("missing (the table {} needs it)", table.name),
+            });
+        };
+        let (value, parse_failed) = convert(spec, src, &file.path)?;
+        let present = col(spec.name).is_not_null();
+        if let Some(failed) = parse_failed {
+            let shown = match src {
+                DataType::String => col(spec.name),
+                _ => col(spec.name).cast(DataType::String),
+            };
+            problems.push(
+                when(present.clone().and(failed))
+                    .then(concat_str(
+                        [
+                            lit(format!("{}: cannot read '", spec.name)),
+                            shown.str().slice(lit(0), lit(40)),
+                            lit(format!("' as {:?}", spec.kind).to_lowercase()),
+                        ],
+                        "",
+                        true,
+                    ))
+                    .otherwise(lit(NULL).cast(DataType::String)),
+            );
+        }
+        if !spec.allowed.is_empty() {
+            let allowed = Series::new("allowed".into(), spec.allowed);
+            problems.push(
+                when(
+                    col(spec.name)
+                        .is_not_null()
+                        .and(col(spec.name).is_in(lit(allowed).implode(false), false).not()),
+                )
+                .then(concat_str(
+                    [
+                        lit(format!("{}: unknown value '", spec.name)),
+                        col(spec.name).str().slice(lit(0), lit(40)),
+                        lit(format!("' (allowed: {})", spec.allowed.join(", "))),
+                    ],
+                    "",
+                    true,
+                ))
+                .otherwise(lit(NULL).cast(DataType::String)),
+            );
+        }
+        if spec.required {
+            problems.push(
+                when(col(spec.name).is_null())
+                    .then(lit(format!("{}: missing", spec.name)))
+                    .otherwise(lit(NULL).cast(DataType::String)),
+            );
+        }
+        typed.push(value.alias(spec.name));
+    }
+    typed.push(lit(shown_as.to_string()).alias(col::SRC_FILE));
+    typed.push(col(col::SRC_ROW).cast(DataType::Int64));
+    typed.push(reason_of(problems).alias(REJECT_REASON));
+    Ok(raw.select(typed))
+}
+
+/// Joins non-null reasons with "; ", null when there is none.
+pub fn reason_of(parts: Vec<Expr>) -> Expr {
+    if parts.is_empty() {
+        return lit(NULL).cast(DataType::String);
+    }
+    let joined = concat_str(parts, "; ", true);
+    when(joined.clone().str().len_bytes().eq(lit(0))).then(lit(NULL).cast(DataType::String)).otherwise(joined)
+}
+
+/// The typed value of a column and, where reading it can fail, the condition of a failure
+/// (evaluated where the raw value is not null).
+fn convert(spec: &ColumnSpec, src: &DataType, file: &Path) -> Result<(Expr, Option<Expr>)> {
+    let c = col(spec.name);
+    let mismatch = || Error::Schema {
+        file: file.to_path_buf(),
+        column: spec.name.to_string(),
+        problem: format!("found type {src}, expected {}", spec.kind.dtype()),
+    };
+    let out = match (spec.kind, src) {
+        (_, DataType::Null) => (lit(NULL).cast(spec.kind.dtype()), None),
+        (Kind::Str, DataType::String) => (c, None),
+        (Kind::Str, s) if s.is_primitive_numeric() || s.is_bool() => (c.cast(DataType::String), None),
+        (Kind::Int, DataType::String) => {
+            let v = c.str().strip_chars(lit(NULL)).cast(DataType::Int64);
+            (v.clone(), Some(v.is_null()))
+        }
+        (Kind::Int, s) if s.is_integer() => (c.cast(DataType::Int64), None),
+        (Kind::Bool, DataType::String) => {
+            let t = c.str().strip_chars(lit(NULL)).str().to_lowercase();
+            let v = when(t.clone().eq(lit("true")))
+                .then(lit(true))
+                .when(t.eq(lit("false")))
+                .then(lit(false))
+                .otherwise(lit(NULL).cast(DataType::Boolean));
+            (v.clone(), Some(v.is_null()))
+        }
+        (Kind::Bool, DataType::Boolean) => (c, None),
+        (Kind::Money, DataType::String) => {
+            let t = c.str().strip_chars(lit(NULL));
+            let well_formed = t.clone().str().contains(lit(r"^[+-]?[0-9]+(\.[0-9]{1,4})?$"), true);
+            let v = when(well_formed)
+                .then(t.cast(crate::schema::money()))
+                .otherwise(lit(NULL).cast(crate::schema::money()));
+            (v.clone(), Some(v.is_null()))
+        }
+        (Kind::Money, DataType::Decimal(_, s)) if *s <= crate::schema::MONEY_SCALE => {
+            let v = c.cast(crate::schema::money());
+            (v.clone(), Some(v.is_null()))
+        }
+        (Kind::Money, s) if s.is_integer() => {
+            let v = c.cast(crate::schema::money());
+            (v.clone(), Some(v.is_null()))
+        }
+        (Kind::Timestamp, DataType::String) => {
+            let v = c.map(parse_rfc3339, |_, f| Ok(Field::new(f.name().clone(), crate::schema::timestamp())));
+            (v.clone(), Some(v.is_null()))
+        }
+        (Kind::Timestamp, DataType::Datetime(_, tz)) => {
+            let utc = match tz {
+                None => c.dt().replace_time_zone(Some(TimeZone::UTC), lit("raise"), NonExistent::Raise),
+                Some(_) => c.dt().convert_time_zone(TimeZone::UTC),
+            };
+            (utc.dt().cast_time_unit(TimeUnit::Microseconds), None)
+        }
+        (Kind::StrList, DataType::String) => (c.str().split(lit("|")), None),
+        (Kind::StrList, DataType::List(inner)) if inner.is_string() || inner.is_null() => {
+            (c.cast(spec.kind.dtype()), None)
+        }
+        _ => return Err(mismatch()),
+    };
+    Ok(out)
+}
+
+/// Parses RFC 3339 timestamps (any offset) to UTC microseconds; null where the text is not one.
+fn parse_rfc3339(c: Column) -> PolarsResult<Column> {
+    let ca = c.str()?;
+    let micros: Int64Chunked = ca
+        .iter()
+        .map(|v| v.and_then(|s| DateTime::parse_from_rfc3339(s.trim()).ok()).map(|d| d.timestamp_micros()))
+        .collect();
+    Ok(micros
+        .with_name(ca.name().clone())
+        .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+        .into_column())
+}

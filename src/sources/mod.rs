@@ -1,0 +1,329 @@
+//! Turns a data root into typed tables of SPEC §2 plus a `rejects` table. The only stage that knows
+//! file formats and the contract's checks; everything after it sees one schema per table.
+
+pub mod files;
+
+use std::path::Path;
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+
+use crate::expr::implode_lit;
+use tracing::info;
+
+use crate::error::{Error, Result, StageExt};
+use crate::schema::{self, TableSpec, col, entry_type, event_type};
+pub use files::{Format, TableFile};
+use files::{REJECT_REASON, reason_of};
+
+/// An input file as the manifest lists it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct InputFile {
+    /// Table it belongs to.
+    pub table: &'static str,
+    /// Path relative to the data root.
+    pub path: String,
+    /// Its format.
+    pub format: Format,
+    /// SHA-256 of its bytes.
+    pub sha256: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Rows read from it (valid and rejected).
+    pub rows: u64,
+}
+
+/// The valid rows of one table and where they came from.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// Table name.
+    pub name: &'static str,
+    /// Valid rows, typed, with `_file` and `_row`.
+    pub rows: DataFrame,
+    /// Rejected rows in the shape of [`schema::rejects_schema`].
+    pub rejects: DataFrame,
+    /// The files read.
+    pub files: Vec<InputFile>,
+}
+
+/// Which partitions of the partitioned tables a run reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    /// Usage partitions up to and including this UTC date (events after it are not needed).
+    pub usage_until: NaiveDate,
+}
+
+/// Every input of a run.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    /// `reference/plans`.
+    pub plans: Table,
+    /// `reference/accounts`.
+    pub accounts: Table,
+    /// `reference/projects`.
+    pub projects: Table,
+    /// `usage/*/events`, the valid events of the history.
+    pub events: Table,
+    /// `usage/*/cells`.
+    pub cells: Table,
+    /// `ledger/*/entries`.
+    pub entries: Table,
+}
+
+impl Inputs {
+    /// The tables, in the order of SPEC §2.
+    pub fn tables(&self) -> [&Table; 6] {
+        [&self.plans, &self.accounts, &self.projects, &self.events, &self.cells, &self.entries]
+    }
+
+    /// Every input file, table by table.
+    pub fn files(&self) -> Vec<InputFile> {
+        self.tables().iter().flat_map(|t| t.files.iter().cloned()).collect()
+    }
+
+    /// Every rejected row of every table.
+    pub fn rejects(&self) -> Result<DataFrame> {
+        let frames: Vec<LazyFrame> = self.tables().iter().map(|t| t.rejects.clone().lazy()).collect();
+        concat(frames, UnionArgs::default()).and_then(|lf| lf.collect()).stage("rejects")
+    }
+}
+
+/// Reads every table of the data root that the run of `window` needs.
+pub fn load(root: &Path, window: Window) -> Result<Inputs> {
+    let all = |_: NaiveDate| true;
+    let usage = |d: NaiveDate| d <= window.usage_until;
+    let plans = read_table(root, &schema::PLANS, &all, plan_checks(), true)?;
+    let accounts = read_table(root, &schema::ACCOUNTS, &all, vec![], true)?;
+    let projects = read_table(root, &schema::PROJECTS, &all, vec![], true)?;
+    let events = read_table(root, &schema::EVENTS, &usage, event_checks(), true)?;
+    let cells = read_table(root, &schema::CELLS, &usage, vec![], false)?;
+    let entries = read_table(root, &schema::ENTRIES, &all, entry_checks(), false)?;
+    let mut inputs = Inputs { plans, accounts, projects, events, cells, entries };
+    check_references(&mut inputs)?;
+    Ok(inputs)
+}
+
+fn null_str() -> Expr {
+    lit(NULL).cast(DataType::String)
+}
+
+fn fail_if(cond: Expr, reason: &str) -> Expr {
+    when(cond).then(lit(reason.to_string())).otherwise(null_str())
+}
+
+fn plan_checks() -> Vec<Expr> {
+    vec![
+        fail_if(col(col::FREE_RERUNS).lt(lit(0)), "free_reruns: negative"),
+        fail_if(col(col::FREE_SMART_COLUMN_RUNS).lt(lit(0)), "free_smart_column_runs: negative"),
+        fail_if(col(col::TRANSLATION_CREDITS_PER_CELL).lt(lit(0)), "translation_credits_per_cell: negative"),
+    ]
+}
+
+/// The per-type requirements of SPEC §2's events table.
+fn event_checks() -> Vec<Expr> {
+    let is = |t: &str| col(col::EVENT_TYPE).eq(lit(t.to_string()));
+    let missing = |c: &str| col(c).is_null();
+    let fraction = col(col::RERUN_FRACTION);
+    let needs_upload =
+        is(event_type::UPLOAD).or(is(event_type::TRANSLATION)).or(is(event_type::UPLOAD_DELETED));
+    let rerun = is(event_type::RERUN);
+    vec![
+        fail_if(needs_upload.and(missing(col::UPLOAD_ID)), "upload_id: missing for this event_type"),
+        fail_if(is(event_type::UPLOAD).and(missing(col::TTA_COLUMNS)), "tta_columns: missing for an upload"),
+        fail_if(is(event_type::UPLOAD).and(col(col::CELLS_REPORTED).lt(lit(0))), "cells_reported: negative"),
+        fail_if(rerun.clone().and(missing(col::RERUN_FRACTION)), "rerun_fraction: missing for a rerun"),
+        fail_if(
+            rerun.clone().and(fraction.clone().lt_eq(lit(0)).or(fraction.clone().gt(lit(1)))),
+            "rerun_fraction: not in (0, 1]",
+        ),
+        fail_if(
+            rerun.and(col(col::RERUN_SCOPE).eq(lit("full"))).and(fraction.neq(lit(1))),
+            "rerun_fraction: a full rerun must have fraction 1",
+        ),
+        fail_if(
+            is(event_type::SMART_COLUMN_RUN)
+                .and(missing(col::ROWS_COMPUTED).or(col(col::ROWS_COMPUTED).lt(lit(0)))),
+            "rows_computed: missing or negative for a smart_column_run",
+        ),
+        fail_if(
+            is(event_type::TRANSLATION)
+                .and(missing(col::CELLS_TRANSLATED).or(col(col::CELLS_TRANSLATED).lt(lit(0)))),
+            "cells_translated: missing or negative for a translation",
+        ),
+    ]
+}
+
+/// SPEC §4: a charge is below 0; a refund, purchase or grant above 0; an adjustment either.
+fn entry_checks() -> Vec<Expr> {
+    let t = col(col::ENTRY_TYPE);
+    let amount = col(col::AMOUNT);
+    vec![
+        fail_if(
+            t.clone().eq(lit(entry_type::CHARGE)).and(amount.clone().gt_eq(lit(0))),
+            "amount: a charge must be below 0",
+        ),
+        fail_if(
+            t.is_in(
+                implode_lit(Series::new(
+                    "t".into(),
+                    [entry_type::REFUND, entry_type::PURCHASE, entry_type::GRANT],
+                )),
+                false,
+            )
+            .and(amount.lt_eq(lit(0))),
+            "amount: a refund, purchase or grant must be above 0",
+        ),
+    ]
+}
+
+/// Reads all files of one table, checks every row and splits valid rows from rejects.
+/// `unique_key` rejects the second and later rows of the table's record id.
+fn read_table(
+    root: &Path,
+    spec: &TableSpec,
+    keep: &dyn Fn(NaiveDate) -> bool,
+    checks: Vec<Expr>,
+    unique_key: bool,
+) -> Result<Table> {
+    let found = files::discover(root, spec, keep)?;
+    if found.is_empty() && !spec.partitioned {
+        return Err(Error::MissingInput { table: spec.name.into(), root: root.join(spec.area) });
+    }
+    let mut frames = Vec::with_capacity(found.len());
+    let mut listed = Vec::with_capacity(found.len());
+    for f in &found {
+        let rel = f.path.strip_prefix(root).unwrap_or(&f.path).to_string_lossy().to_string();
+        frames.push(files::read_file(f, spec, &rel)?);
+        let (sha256, bytes) = crate::reports::manifest::sha256_file(&f.path)?;
+        listed.push(InputFile { table: spec.name, path: rel, format: f.format, sha256, bytes, rows: 0 });
+    }
+    let mut schema_full = spec.schema();
+    schema_full.with_column(col::SRC_FILE.into(), DataType::String);
+    schema_full.with_column(col::SRC_ROW.into(), DataType::Int64);
+    schema_full.with_column(REJECT_REASON.into(), DataType::String);
+    let lf = if frames.is_empty() {
+        DataFrame::empty_with_schema(&schema_full).lazy()
+    } else {
+        concat(frames, UnionArgs { rechunk: false, parallel: true, ..Default::default() }).stage("read")?
+    };
+    let mut parts = vec![col(REJECT_REASON)];
+    parts.extend(checks);
+    let record_id = concat_str(
+        spec.record_id.iter().map(|c| col(*c).cast(DataType::String)).collect::<Vec<_>>(),
+        "|",
+        true,
+    );
+    if unique_key {
+        parts.push(fail_if(
+            record_id.clone().is_first_distinct().not().and(col(REJECT_REASON).is_null()),
+            &format!("{}: duplicate, an earlier row has the same id", spec.record_id.join("|")),
+        ));
+    }
+    let checked = lf
+        .with_column(reason_of(parts).alias(REJECT_REASON))
+        .collect()
+        .map_err(|source| Error::Read { file: root.join(spec.area).join(spec.name), source })?;
+
+    // Row counts per file for the manifest.
+    let counts = checked
+        .clone()
+        .lazy()
+        .group_by([col(col::SRC_FILE)])
+        .agg([len().alias("n")])
+        .collect()
+        .stage("read")?;
+    let names = counts.column(col::SRC_FILE).stage("read")?.str().stage("read")?.clone();
+    let ns = counts.column("n").stage("read")?.cast(&DataType::UInt64).stage("read")?;
+    let ns = ns.u64().stage("read")?;
+    for (name, n) in names.iter().zip(ns.iter()) {
+        if let Some(f) = listed.iter_mut().find(|f| Some(f.path.as_str()) == name) {
+            f.rows = n.unwrap_or(0);
+        }
+    }
+
+    let rejects = checked
+        .clone()
+        .lazy()
+        .filter(col(REJECT_REASON).is_not_null())
+        .select([
+            lit(spec.name).alias(col::TABLE),
+            col(col::SRC_FILE).alias(col::FILE),
+            col(col::SRC_ROW).alias(col::ROW),
+            record_id.alias(col::RECORD_ID),
+            col(REJECT_REASON).alias(col::REASON),
+        ])
+        .collect()
+        .stage("read")?;
+    let rows = checked
+        .lazy()
+        .filter(col(REJECT_REASON).is_null())
+        .drop(cols([REJECT_REASON]))
+        .collect()
+        .stage("read")?;
+    info!(
+        table = spec.name,
+        files = listed.len(),
+        rows = rows.height(),
+        rejects = rejects.height(),
+        "read table"
+    );
+    Ok(Table { name: spec.name, rows, rejects, files: listed })
+}
+
+/// Events whose account, project or plan is unknown, and accounts whose plan is unknown, cannot be
+/// priced: they become rejects.
+fn check_references(inputs: &mut Inputs) -> Result<()> {
+    let plan_ids =
+        inputs.plans.rows.column(col::PLAN_ID).stage("references")?.as_materialized_series().clone();
+    let account_ids =
+        inputs.accounts.rows.column(col::ACCOUNT_ID).stage("references")?.as_materialized_series().clone();
+    let project_ids =
+        inputs.projects.rows.column(col::PROJECT_ID).stage("references")?.as_materialized_series().clone();
+    split_more(
+        &mut inputs.accounts,
+        &schema::ACCOUNTS,
+        fail_if(col(col::PLAN_ID).is_in(implode_lit(plan_ids), false).not(), "plan_id: unknown plan"),
+    )?;
+    split_more(
+        &mut inputs.events,
+        &schema::EVENTS,
+        reason_of(vec![
+            fail_if(
+                col(col::ACCOUNT_ID).is_in(implode_lit(account_ids), false).not(),
+                "account_id: unknown account",
+            ),
+            fail_if(
+                col(col::PROJECT_ID).is_in(implode_lit(project_ids), false).not(),
+                "project_id: unknown project",
+            ),
+        ]),
+    )
+}
+
+/// Moves the rows of `table` for which `reason` is not null to its rejects.
+fn split_more(table: &mut Table, spec: &TableSpec, reason: Expr) -> Result<()> {
+    let marked =
+        table.rows.clone().lazy().with_column(reason.alias(REJECT_REASON)).collect().stage("references")?;
+    let record_id = concat_str(
+        spec.record_id.iter().map(|c| col(*c).cast(DataType::String)).collect::<Vec<_>>(),
+        "|",
+        true,
+    );
+    let more = marked.clone().lazy().filter(col(REJECT_REASON).is_not_null()).select([
+        lit(spec.name).alias(col::TABLE),
+        col(col::SRC_FILE).alias(col::FILE),
+        col(col::SRC_ROW).alias(col::ROW),
+        record_id.alias(col::RECORD_ID),
+        col(REJECT_REASON).alias(col::REASON),
+    ]);
+    table.rejects = concat([table.rejects.clone().lazy(), more], UnionArgs::default())
+        .and_then(|lf| lf.collect())
+        .stage("references")?;
+    table.rows = marked
+        .lazy()
+        .filter(col(REJECT_REASON).is_null())
+        .drop(cols([REJECT_REASON]))
+        .collect()
+        .stage("references")?;
+    Ok(())
+}
