@@ -15,5 +15,7 @@ pub mod reports;
 pub mod rules;
 pub mod schema;
 pub mod sources;
+#[cfg(test)]
+pub(crate) mod testkit;
 
 pub use error::{Error, Result};

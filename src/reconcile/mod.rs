@@ -235,3 +235,150 @@ pub fn stable_id(parts: Vec<Expr>) -> Expr {
         |_, f| Ok(Field::new(f.name().clone(), DataType::String)),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use crate::testkit::{Ev, Le, cells, keys, reconcile, refund_of};
+
+    fn k(a: &str, b: &str, c: &str) -> (String, String, String) {
+        (a.to_string(), b.to_string(), c.to_string())
+    }
+
+    fn upload(id: &'static str, upload: &'static str, at: &'static str, cells: i64, sha: &'static str) -> Ev {
+        Ev {
+            upload: Some(upload),
+            tta: Some(vec!["q"]),
+            reported: Some(cells),
+            sha: Some(sha),
+            ..Ev::new(id, "upload", at)
+        }
+    }
+
+    fn charge(
+        id: &'static str,
+        at: &'static str,
+        cat: &'static str,
+        amount: &'static str,
+        reference: &'static str,
+    ) -> Le {
+        (id, at, "charge", Some(cat), amount, Some(reference), None)
+    }
+
+    #[test]
+    fn a_matching_charge_is_no_finding_and_a_late_one_is_late_but_not_missing() {
+        let evs = [
+            upload("e1", "u1", "2026-11-02T09:00:00Z", 5, "a"),
+            upload("e2", "u2", "2026-11-02T10:00:00Z", 3, "b"),
+        ];
+        let ledger = [
+            charge("c1", "2026-11-02T09:10:00Z", "import", "-5.0000", "e1"),
+            // Posted two days later: matched, only LATE_CHARGE.
+            charge("c2", "2026-11-04T10:00:00Z", "import", "-3.0000", "e2"),
+        ];
+        let r = reconcile(&evs, cells(&[]), &ledger, "2026-11-02");
+        assert_eq!(keys(&r.findings, "finding_type"), vec![k("LATE_CHARGE", "e2", "c2")]);
+        assert_eq!(r.refund_candidates.height(), 0);
+    }
+
+    #[test]
+    fn amount_findings_follow_the_expected_credits() {
+        let evs = [
+            upload("e1", "u1", "2026-11-02T09:00:00Z", 5, "a"),
+            upload("e2", "u2", "2026-11-02T09:01:00Z", 5, "b"),
+            upload("e3", "u3", "2026-11-02T09:02:00Z", 5, "c"),
+            upload("e4", "u4", "2026-11-02T09:03:00Z", 0, "d"),
+            Ev {
+                translated: Some(10),
+                upload: Some("u1"),
+                ..Ev::new("e5", "translation", "2026-11-02T09:04:00Z")
+            },
+        ];
+        let ledger = [
+            charge("c2", "2026-11-02T09:05:00Z", "import", "-4.0000", "e2"),
+            charge("c3", "2026-11-02T09:05:00Z", "import", "-6.5000", "e3"),
+            charge("c4", "2026-11-02T09:05:00Z", "import", "-1.0000", "e4"),
+            charge("c4b", "2026-11-02T09:06:00Z", "import", "-1.0000", "e4"),
+            charge("c5", "2026-11-02T09:05:00Z", "import", "-1.0000", "e5"),
+            ("c6", "2026-11-02T09:05:00Z", "charge", Some("rerun"), "-2.0000", None, None),
+            charge("c7", "2026-11-02T09:05:00Z", "rerun", "-2.0000", "nope"),
+        ];
+        let r = reconcile(&evs, cells(&[]), &ledger, "2026-11-02");
+        assert_eq!(
+            keys(&r.findings, "finding_type"),
+            vec![
+                k("CATEGORY_MISMATCH", "e5", "c5"),
+                k("DUPLICATE_CHARGE", "e4", "c4b"),
+                k("MISSING_CHARGE", "e1", ""),
+                k("ORPHAN_CHARGE", "", "c6"),
+                k("ORPHAN_CHARGE", "", "c7"),
+                k("OVERCHARGE", "e3", "c3"),
+                k("UNDERCHARGE", "e2", "c2"),
+                k("UNEXPECTED_CHARGE", "e4", "c4"),
+            ]
+        );
+        assert_eq!(refund_of(&r.refund_candidates, "OVERCHARGE", "c3"), "1.5000");
+        // A charge gets one candidate: the duplicate of a free event is a DUPLICATE_CHARGE.
+        assert_eq!(refund_of(&r.refund_candidates, "DUPLICATE_CHARGE", "c4b"), "1.0000");
+        assert_eq!(refund_of(&r.refund_candidates, "UNEXPECTED_CHARGE", "c4"), "1.0000");
+    }
+
+    #[test]
+    fn balance_break_compares_with_the_previous_entry_of_the_account() {
+        let ledger = [
+            ("p1", "2026-11-01T08:00:00Z", "purchase", None, "100.0000", None, Some("100.0000")),
+            ("g1", "2026-11-02T08:00:00Z", "grant", None, "10.0000", None, Some("110.0000")),
+            ("g2", "2026-11-02T09:00:00Z", "grant", None, "10.0000", None, Some("125.0000")),
+            ("g3", "2026-11-02T10:00:00Z", "grant", None, "10.0000", None, None),
+        ];
+        let r = reconcile(&[], cells(&[]), &ledger, "2026-11-02");
+        assert_eq!(keys(&r.findings, "finding_type"), vec![k("BALANCE_BREAK", "", "g2")]);
+    }
+
+    #[test]
+    fn accidental_upload_refund_is_reduced_by_the_earlier_candidate_and_ledger_refunds() {
+        // u1 on 11-01 overcharged by 2 (a candidate of 2 there), deleted on 11-02 within 24 h.
+        let evs = [
+            upload("e1", "u1", "2026-11-01T20:00:00Z", 5, "a"),
+            Ev { upload: Some("u1"), ..Ev::new("d1", "upload_deleted", "2026-11-02T08:00:00Z") },
+            // u2 deleted after a rerun in between: no candidate.
+            upload("e2", "u2", "2026-11-02T09:00:00Z", 4, "b"),
+            Ev {
+                fraction: Some("1"),
+                confirmed: Some(true),
+                ..Ev::new("r1", "rerun", "2026-11-02T09:30:00Z")
+            },
+            Ev { upload: Some("u2"), ..Ev::new("d2", "upload_deleted", "2026-11-02T10:00:00Z") },
+        ];
+        let ledger = [
+            charge("c1", "2026-11-01T20:01:00Z", "import", "-7.0000", "e1"),
+            charge("c2", "2026-11-02T09:01:00Z", "import", "-4.0000", "e2"),
+            charge("c3", "2026-11-02T09:31:00Z", "rerun", "-2.0000", "r1"),
+            ("rf", "2026-11-02T12:00:00Z", "refund", Some("import"), "1.0000", Some("c1"), None),
+        ];
+        let r = reconcile(&evs, cells(&[]), &ledger, "2026-11-02");
+        // 7 - max(C = 2, refunded = 1) = 5.
+        assert_eq!(keys(&r.refund_candidates, "reason"), vec![k("ACCIDENTAL_UPLOAD", "e1", "c1")]);
+        assert_eq!(refund_of(&r.refund_candidates, "ACCIDENTAL_UPLOAD", "c1"), "5.0000");
+        // On 11-01 the same charge is an OVERCHARGE candidate of 2 - 1 refunded = 1.
+        let day1 = reconcile(&evs, cells(&[]), &ledger, "2026-11-01");
+        assert_eq!(refund_of(&day1.refund_candidates, "OVERCHARGE", "c1"), "1.0000");
+    }
+
+    #[test]
+    fn duplicate_upload_within_the_window_and_a_candidate_left_at_zero_is_dropped() {
+        let evs = [
+            upload("e1", "u1", "2026-11-02T01:00:00Z", 2, "same"),
+            upload("e2", "u2", "2026-11-02T05:00:00Z", 2, "same"),
+            upload("e3", "u3", "2026-11-02T06:00:00Z", 2, "same"),
+        ];
+        let ledger = [
+            charge("c1", "2026-11-02T01:01:00Z", "import", "-2.0000", "e1"),
+            charge("c2", "2026-11-02T05:01:00Z", "import", "-2.0000", "e2"),
+            charge("c3", "2026-11-02T06:01:00Z", "import", "-2.0000", "e3"),
+            ("rf", "2026-11-02T07:00:00Z", "refund", Some("import"), "2.0000", Some("c3"), None),
+        ];
+        let r = reconcile(&evs, cells(&[]), &ledger, "2026-11-02");
+        assert_eq!(keys(&r.refund_candidates, "reason"), vec![k("DUPLICATE_UPLOAD", "e2", "c2")]);
+    }
+}

@@ -112,3 +112,125 @@ pub fn with_notice(priced: LazyFrame) -> LazyFrame {
             .alias(col::EXPLANATION),
     ])
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use chrono_tz::UTC;
+
+    use crate::testkit::{Ev, cells, expected_of, field_of, price};
+
+    /// Upload `u1` of 10 billable cells at 09:00.
+    fn upload_u1() -> Vec<Ev> {
+        vec![Ev {
+            upload: Some("u1"),
+            tta: Some(vec!["q"]),
+            reported: Some(10),
+            ..Ev::new("up1", "upload", "2026-11-02T09:00:00Z")
+        }]
+    }
+
+    fn rerun(id: &'static str, at: &'static str, fraction: &'static str) -> Ev {
+        Ev { fraction: Some(fraction), confirmed: Some(true), ..Ev::new(id, "rerun", at) }
+    }
+
+    #[test]
+    fn a_partial_rerun_straddling_the_end_of_the_free_quota_pays_only_its_excess() {
+        let mut evs = upload_u1();
+        evs.push(rerun("r1", "2026-11-02T10:00:00Z", "0.6")); // free: 0.6 of 1 used
+        evs.push(rerun("r2", "2026-11-02T11:00:00Z", "0.5")); // 0.4 free, 0.1 paid
+        evs.push(rerun("r3", "2026-11-02T12:00:00Z", "1")); // all paid
+        let e = price(&evs, cells(&[]), "1", 0, UTC);
+        assert_eq!(expected_of(&e, "r1"), "0.0000");
+        assert_eq!(field_of(&e, "r2", "free_quantity"), "0.4000");
+        assert_eq!(field_of(&e, "r2", "billable_quantity"), "0.1000");
+        assert_eq!(expected_of(&e, "r2"), "0.5000"); // 0.1 x 0.5 x 10
+        assert_eq!(expected_of(&e, "r3"), "5.0000");
+        assert_eq!(field_of(&e, "r3", "basis_credits"), "10.0000");
+    }
+
+    #[test]
+    fn a_deleted_upload_drops_out_of_the_rerun_basis() {
+        let mut evs = upload_u1();
+        evs.push(Ev {
+            upload: Some("u2"),
+            tta: Some(vec!["q"]),
+            reported: Some(4),
+            ..Ev::new("up2", "upload", "2026-11-02T09:30:00Z")
+        });
+        evs.push(rerun("r1", "2026-11-02T10:00:00Z", "1")); // basis 14
+        evs.push(Ev { upload: Some("u1"), ..Ev::new("del", "upload_deleted", "2026-11-02T11:00:00Z") });
+        evs.push(rerun("r2", "2026-11-02T12:00:00Z", "1")); // basis 4
+        evs.push(Ev::new("pdel", "project_deleted", "2026-11-02T13:00:00Z"));
+        evs.push(rerun("r3", "2026-11-02T14:00:00Z", "1")); // basis 0
+        let e = price(&evs, cells(&[]), "0", 0, UTC);
+        assert_eq!(expected_of(&e, "r1"), "7.0000");
+        assert_eq!(expected_of(&e, "r2"), "2.0000");
+        assert_eq!(expected_of(&e, "r3"), "0.0000");
+        assert_eq!(expected_of(&e, "del"), "0.0000");
+        assert_eq!(field_of(&e, "del", "rule_id"), "R-DEL");
+    }
+
+    #[test]
+    fn same_instant_orders_by_event_id() {
+        // The upload and the rerun share a timestamp: "before" is by (occurred_at, event_id), so an
+        // upload with a greater id is not in the basis.
+        let evs = vec![
+            Ev {
+                upload: Some("u1"),
+                tta: Some(vec!["q"]),
+                reported: Some(10),
+                ..Ev::new("z-up", "upload", "2026-11-02T09:00:00Z")
+            },
+            rerun("a-rerun", "2026-11-02T09:00:00Z", "1"),
+        ];
+        let e = price(&evs, cells(&[]), "0", 0, UTC);
+        assert_eq!(expected_of(&e, "a-rerun"), "0.0000");
+    }
+
+    #[test]
+    fn an_unknown_upload_makes_the_basis_unknown() {
+        let evs = vec![
+            Ev {
+                upload: Some("u1"),
+                tta: Some(vec!["q"]),
+                ..Ev::new("up1", "upload", "2026-11-02T09:00:00Z")
+            },
+            rerun("r1", "2026-11-02T10:00:00Z", "1"),
+        ];
+        let e = price(&evs, cells(&[]), "0", 0, UTC);
+        assert_eq!(expected_of(&e, "r1"), "null");
+        assert_eq!(field_of(&e, "r1", "unconfirmed"), "false", "R5 does not apply where the cost is unknown");
+    }
+
+    #[test]
+    fn the_charge_is_rounded_once_half_to_even() {
+        // 3 x 0.0001 cells... basis 0.0003 is impossible with whole cells, so use a fraction:
+        // paid 0.0001 x 0.5 x 1 = 0.00005 -> 0.0000 (half to even), 0.0003 x 0.5 x 1 = 0.00015 -> 0.0002.
+        let evs = vec![
+            Ev {
+                upload: Some("u1"),
+                tta: Some(vec!["q"]),
+                reported: Some(1),
+                ..Ev::new("up1", "upload", "2026-11-02T09:00:00Z")
+            },
+            rerun("r1", "2026-11-02T10:00:00Z", "0.0001"),
+            rerun("r2", "2026-11-02T11:00:00Z", "0.0003"),
+        ];
+        let e = price(&evs, cells(&[]), "0", 0, UTC);
+        assert_eq!(expected_of(&e, "r1"), "0.0000");
+        assert_eq!(expected_of(&e, "r2"), "0.0002");
+    }
+
+    #[test]
+    fn an_unconfirmed_paid_rerun_is_flagged() {
+        let mut evs = upload_u1();
+        evs.push(Ev { confirmed: Some(false), ..rerun("r1", "2026-11-02T10:00:00Z", "1") });
+        evs.push(Ev { confirmed: None, ..rerun("r2", "2026-11-02T11:00:00Z", "1") });
+        let e = price(&evs, cells(&[]), "1", 0, UTC);
+        // r1 is within the free quota: costs 0, R5 does not apply.
+        assert_eq!(field_of(&e, "r1", "unconfirmed"), "false");
+        assert_eq!(expected_of(&e, "r2"), "5.0000");
+        assert_eq!(field_of(&e, "r2", "unconfirmed"), "true");
+    }
+}

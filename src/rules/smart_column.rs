@@ -50,3 +50,43 @@ pub fn price(runs: LazyFrame, rules: &Rules) -> PolarsResult<LazyFrame> {
         ]);
     Ok(to_expected(super::rerun::with_notice(priced), rules))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use crate::testkit::{Ev, cells, expected_of, price};
+
+    fn run(id: &'static str, at: &'static str, project: &'static str) -> Ev {
+        Ev { rows: Some(10), confirmed: Some(true), project, ..Ev::new(id, "smart_column_run", at) }
+    }
+
+    #[test]
+    fn free_runs_reset_at_the_month_boundary_of_the_business_time_zone() {
+        // 2026-11-30T23:30Z is already December in Berlin (UTC+1): the second run opens a new month.
+        let evs = vec![
+            run("s1", "2026-11-30T12:00:00Z", "p1"),
+            run("s2", "2026-11-30T23:30:00Z", "p1"),
+            run("s3", "2026-12-01T08:00:00Z", "p1"),
+        ];
+        let berlin = price(&evs, cells(&[]), "0", 1, chrono_tz::Europe::Berlin);
+        assert_eq!(expected_of(&berlin, "s1"), "0.0000");
+        assert_eq!(expected_of(&berlin, "s2"), "0.0000");
+        assert_eq!(expected_of(&berlin, "s3"), "2.5000");
+        let utc = price(&evs, cells(&[]), "0", 1, chrono_tz::UTC);
+        assert_eq!(expected_of(&utc, "s2"), "2.5000");
+        assert_eq!(expected_of(&utc, "s3"), "0.0000");
+    }
+
+    #[test]
+    fn demo_runs_are_free_and_use_no_quota_and_the_quota_is_per_account() {
+        let evs = vec![
+            run("d1", "2026-11-02T08:00:00Z", "demo"),
+            run("s1", "2026-11-02T09:00:00Z", "p1"),
+            run("s2", "2026-11-02T10:00:00Z", "p2"), // other project, same account: quota used up
+        ];
+        let e = price(&evs, cells(&[]), "0", 1, chrono_tz::UTC);
+        assert_eq!(expected_of(&e, "d1"), "0.0000");
+        assert_eq!(expected_of(&e, "s1"), "0.0000");
+        assert_eq!(expected_of(&e, "s2"), "2.5000");
+    }
+}

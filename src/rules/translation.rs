@@ -38,3 +38,20 @@ pub fn price(translations: LazyFrame, rules: &Rules) -> LazyFrame {
     ]);
     to_expected(priced, rules)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::testkit::{Ev, cells, expected_of, field_of, price};
+
+    #[test]
+    fn a_translation_costs_the_plans_rate_per_cell() {
+        let evs = vec![Ev {
+            upload: Some("u1"),
+            translated: Some(37),
+            ..Ev::new("t1", "translation", "2026-11-02T08:00:00Z")
+        }];
+        let e = price(&evs, cells(&[]), "0", 0, chrono_tz::UTC);
+        assert_eq!(expected_of(&e, "t1"), "3.7000");
+        assert_eq!(field_of(&e, "t1", "category"), "translation");
+    }
+}

@@ -321,3 +321,83 @@ pub fn timeline(history: LazyFrame, priced_uploads: LazyFrame) -> PolarsResult<L
         JoinArgs::new(JoinType::Left),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use chrono_tz::UTC;
+    use polars::prelude::IntoLazy;
+
+    use crate::testkit::{Ev, cells, expected_of, field_of, price};
+
+    fn upload(id: &'static str, upload: &'static str, dummies: Option<Vec<&'static str>>) -> Ev {
+        Ev {
+            upload: Some(upload),
+            tta: Some(vec!["q1", "q2"]),
+            dummies,
+            sha: Some("f"),
+            ..Ev::new(id, "upload", "2026-11-02T10:00:00Z")
+        }
+    }
+
+    #[test]
+    fn only_tta_cells_that_are_not_empty_or_dummies_are_billable() {
+        let c = cells(&[
+            ("u1", "q1", 0, Some("great product")),
+            ("u1", "q1", 1, Some("   ")),        // white space only
+            ("u1", "q1", 2, Some("\u{2003}\t")), // Unicode white space only (em space, tab)
+            ("u1", "q1", 3, None),               // null
+            ("u1", "q2", 0, Some(" n/a ")),      // default dummy, trimmed, other case
+            ("u1", "q2", 1, Some("-")),          // default dummy
+            ("u1", "q2", 2, Some("N/A please")), // longer than any dummy: billable
+            ("u1", "other", 0, Some("free")),    // not a TTA column
+        ]);
+        let e = price(&[upload("e1", "u1", None)], c, "1", 1, UTC);
+        assert_eq!(expected_of(&e, "e1"), "2.0000");
+        assert_eq!(field_of(&e, "e1", "basis"), "cells");
+    }
+
+    #[test]
+    fn an_uploads_own_dummies_replace_the_defaults_and_compare_trimmed_ignoring_case() {
+        let c = cells(&[
+            ("u1", "q1", 0, Some("NONE")),
+            ("u1", "q1", 1, Some(" n/a")),
+            ("u1", "q1", 2, Some("-")), // a default dummy, but this upload has its own list
+        ]);
+        let e = price(&[upload("e1", "u1", Some(vec![" None ", "N/A"]))], c, "1", 1, UTC);
+        assert_eq!(expected_of(&e, "e1"), "1.0000");
+    }
+
+    #[test]
+    fn a_duplicated_cell_counts_once_billable_when_any_copy_is() {
+        let c = cells(&[
+            ("u1", "q1", 0, Some("a")),
+            ("u1", "q1", 0, Some("a")),  // exact copy: counted once
+            ("u1", "q1", 1, Some("  ")), // first copy blank ...
+            ("u1", "q1", 1, Some("b")),  // ... second billable: the cell is billable
+        ]);
+        let rules = crate::testkit::rules();
+        let evs = crate::testkit::events(&[upload("e1", "u1", None)]);
+        let counts = super::count_cells(c.clone().lazy(), evs.lazy(), &rules).unwrap();
+        assert_eq!(counts.duplicate_rejects.height(), 2, "each extra copy is a reject");
+        let e = price(&[upload("e1", "u1", None)], c, "1", 1, UTC);
+        assert_eq!(expected_of(&e, "e1"), "2.0000");
+    }
+
+    #[test]
+    fn reported_cells_are_the_basis_without_detail_and_unknown_without_either() {
+        let evs = [
+            Ev { reported: Some(7), ..upload("e1", "u1", None) },
+            upload("e2", "u2", None),
+            Ev { project: "demo", ..upload("e3", "u3", None) },
+        ];
+        let e = price(&evs, cells(&[]), "1", 1, UTC);
+        assert_eq!(expected_of(&e, "e1"), "7.0000");
+        assert_eq!(field_of(&e, "e1", "basis"), "reported");
+        assert_eq!(expected_of(&e, "e2"), "null");
+        assert_eq!(field_of(&e, "e2", "basis"), "unknown");
+        // R0: a demo upload without detail costs 0, known.
+        assert_eq!(expected_of(&e, "e3"), "0.0000");
+        assert_eq!(field_of(&e, "e3", "rule_id"), "R0");
+    }
+}

@@ -1,4 +1,5 @@
 //! Integration tests: one binary (as delta-rs does), one module per area.
+#![allow(clippy::unwrap_used, reason = "tests fail loudly on any unexpected error")]
 
 mod samples;
 mod util;
