@@ -142,6 +142,10 @@ pub struct RunConfig {
     pub rules_origin: String,
     /// SHA-256 of the rules file's text, for the manifest.
     pub rules_sha256: String,
+    /// Where the nightly state lives (None: price from the whole history, keep no state).
+    pub state_root: Option<PathBuf>,
+    /// Ignore the previous state and price from the whole history (the state is written afresh).
+    pub rebuild_state: bool,
 }
 
 impl RunConfig {
@@ -170,12 +174,14 @@ impl RunConfig {
         }
         Ok(Self {
             data_root,
-            report_root,
+            report_root: report_root.clone(),
             date,
             tz,
             rules,
             rules_origin: origin,
             rules_sha256: crate::reports::manifest::sha256_hex(text.as_bytes()),
+            state_root: Some(report_root.join("_state")),
+            rebuild_state: false,
         })
     }
 }

@@ -15,6 +15,8 @@ pub enum ExitCode {
     Usage = 2,
     /// The run succeeded and wrote its reports, with findings of high severity: alert.
     HighSeverityFindings = 3,
+    /// Another run of the same job (same report root) is in progress: nothing was done.
+    Locked = 5,
 }
 
 impl ExitCode {

@@ -9,12 +9,15 @@ pub mod config;
 pub mod error;
 pub mod exit;
 pub mod expr;
+pub mod job;
+pub mod nightly;
 pub mod pipeline;
 pub mod reconcile;
 pub mod reports;
 pub mod rules;
 pub mod schema;
 pub mod sources;
+pub mod state;
 #[cfg(test)]
 pub(crate) mod testkit;
 

@@ -1,8 +1,9 @@
 //! The `credit-recon` binary: parse the flags, run, map the outcome to an exit code.
 
 use clap::Parser;
-use credit_recon::cli::{Cli, Command, LogFormat};
+use credit_recon::cli::{Cli, Command, LogFormat, RunArgs};
 use credit_recon::exit::ExitCode;
+use credit_recon::nightly::{self, Lock, LockError};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> std::process::ExitCode {
@@ -19,19 +20,37 @@ fn main() -> std::process::ExitCode {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
-    let outcome = match cli.command {
-        Command::Run(args) => args.to_config().and_then(|cfg| credit_recon::pipeline::run(&cfg)),
+    match cli.command {
+        Command::Run(args) => run(&args),
+    }
+}
+
+fn run(args: &RunArgs) -> std::process::ExitCode {
+    let invocation = match args.to_invocation() {
+        Ok(i) => i,
+        Err(e) => return fail(&e),
     };
-    match outcome {
-        Ok(o) if o.high_findings > 0 => {
-            tracing::warn!(high_findings = o.high_findings, report_dir = %o.report_dir.display(), "high-severity findings");
+    let _lock = match Lock::acquire(&invocation.config.report_root) {
+        Ok(lock) => lock,
+        Err(LockError::Held(holder)) => {
+            tracing::error!(holder, "another run of this job is in progress");
+            eprintln!("credit-recon: another run of this job is in progress ({holder})");
+            return ExitCode::Locked.into();
+        }
+        Err(LockError::Io(e)) => return fail(&e),
+    };
+    match nightly::run_dates(&invocation.config, &invocation.dates) {
+        Ok(o) if o.high_findings() > 0 => {
+            tracing::warn!(high_findings = o.high_findings(), "high-severity findings");
             ExitCode::HighSeverityFindings.into()
         }
         Ok(_) => ExitCode::Ok.into(),
-        Err(e) => {
-            tracing::error!(error = %e, "run failed");
-            eprintln!("credit-recon: {e}");
-            ExitCode::for_error(&e).into()
-        }
+        Err(e) => fail(&e),
     }
+}
+
+fn fail(e: &credit_recon::Error) -> std::process::ExitCode {
+    tracing::error!(error = %e, "run failed");
+    eprintln!("credit-recon: {e}");
+    ExitCode::for_error(e).into()
 }

@@ -20,6 +20,7 @@ use crate::reports::{self, Check, Manifest, Stamp, file};
 use crate::rules;
 use crate::schema::{self, col};
 use crate::sources::{self, Window};
+use crate::state;
 
 /// What a finished run tells its caller.
 #[derive(Debug, Clone)]
@@ -33,7 +34,7 @@ pub struct RunOutcome {
 }
 
 /// The UTC instant at which business date `d` starts in `tz`.
-fn start_of(d: chrono::NaiveDate, tz: chrono_tz::Tz) -> chrono::DateTime<Utc> {
+pub fn start_of(d: chrono::NaiveDate, tz: chrono_tz::Tz) -> chrono::DateTime<Utc> {
     let local = d.and_time(NaiveTime::MIN);
     tz.from_local_datetime(&local)
         .earliest()
@@ -50,18 +51,43 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutcome> {
     let day_end = start_of(date + chrono::Days::new(1), cfg.tz);
     info!(%date, tz = %cfg.tz, run_id, rules = cfg.rules.version, "run started");
 
-    // 1. Sources: every partition that can hold history up to the end of the date.
-    let inputs = info_span!("sources")
-        .in_scope(|| sources::load(&cfg.data_root, Window { usage_until: day_end.date_naive() }))?;
+    let day_start = start_of(date, cfg.tz);
+
+    // 0. State: the previous night's, if it is there and still matches the inputs.
+    let previous = match &cfg.state_root {
+        Some(root) if !cfg.rebuild_state => {
+            state::load(root, &state_meta(cfg, date - chrono::Days::new(1))?)?
+        }
+        _ => None,
+    };
+
+    // 1. Sources: with the state, the date's partitions (and the ledger of the refund window);
+    //    without it, every partition that can hold history up to the end of the date.
+    let window = match previous {
+        Some(_) => Window {
+            usage_from: Some(day_start.date_naive()),
+            usage_until: day_end.date_naive(),
+            ledger_from: Some(
+                (day_start - chrono::Duration::hours(cfg.rules.reconciliation.refund_window_hours + 24))
+                    .date_naive(),
+            ),
+        },
+        None => Window { usage_from: None, usage_until: day_end.date_naive(), ledger_from: None },
+    };
+    let inputs = info_span!("sources").in_scope(|| sources::load(&cfg.data_root, window))?;
 
     // 2. Rules: price the history (quotas and rerun basis need it), then keep the date.
     let (priced, history, cell_rejects) = info_span!("rules").in_scope(|| -> Result<_> {
-        let events = inputs
-            .events
-            .rows
-            .clone()
-            .lazy()
-            .filter(col(col::OCCURRED_AT).lt(lit(day_end.naive_utc()).cast(schema::timestamp())));
+        let ts = |t: chrono::DateTime<Utc>| lit(t.naive_utc()).cast(schema::timestamp());
+        let mut in_run = col(col::OCCURRED_AT).lt(ts(day_end));
+        if previous.is_some() {
+            in_run = in_run.and(col(col::OCCURRED_AT).gt_eq(ts(day_start)));
+        }
+        let mut events = state::mark_real(inputs.events.rows.clone().lazy().filter(in_run));
+        if let Some(prev) = &previous {
+            events = concat([events, state::carried_events(prev, date, day_start)?], UnionArgs::default())
+                .stage("state")?;
+        }
         let history = rules::prepare_events(
             events,
             inputs.projects.rows.clone().lazy(),
@@ -71,28 +97,54 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutcome> {
         )
         .collect()
         .stage("prepare events")?;
-        let counts =
-            rules::upload::count_cells(inputs.cells.rows.clone().lazy(), history.clone().lazy(), &cfg.rules)?;
+        let counts = rules::upload::count_cells(
+            inputs.cells.rows.clone().lazy(),
+            history.clone().lazy().filter(col(state::CARRIED).not()),
+            &cfg.rules,
+        )?;
         let priced = rules::price(history.clone().lazy(), counts.per_upload.lazy(), &cfg.rules)?;
         info!(events = history.height(), "priced the history");
         Ok((priced, history, counts.duplicate_rejects))
     })?;
 
     // 3. Reconcile the date with the ledger.
-    let rejects = concat([inputs.rejects()?.lazy(), cell_rejects.lazy()], UnionArgs::default())
+    // Rejects of the partitions that hold the date (the UTC days it overlaps) and of the references.
+    let first_partition = day_start.date_naive();
+    let last_partition = (day_end - chrono::Duration::microseconds(1)).date_naive();
+    let on_date = |d: chrono::NaiveDate| d >= first_partition && d <= last_partition;
+    let cell_files: Vec<String> = inputs
+        .cells
+        .files
+        .iter()
+        .filter(|f| f.partition.is_none_or(on_date))
+        .map(|f| f.path.clone())
+        .collect();
+    let cell_rejects = cell_rejects
+        .lazy()
+        .filter(col(col::FILE).is_in(crate::expr::implode_lit(Series::new("f".into(), cell_files)), false));
+    let rejects = concat([inputs.rejects(&on_date)?.lazy(), cell_rejects], UnionArgs::default())
         .and_then(|lf| lf.collect())
         .stage("rejects")?;
     let rejected_events =
         inputs.events.rejects.column(col::RECORD_ID).stage("rejects")?.as_materialized_series().clone();
-    let known_events =
+    let mut known_events =
         inputs.events.rows.column(col::EVENT_ID).stage("rejects")?.as_materialized_series().clone();
+    let mut entries = inputs.entries.rows.clone();
+    if let Some(prev) = &previous {
+        // The ledger was read from the refund window on: the state brings each account's last
+        // entry before it (for BALANCE_BREAK), and older events are looked up by id.
+        entries = concat([prev.ledger_tail.clone().lazy(), entries.lazy()], UnionArgs::default())
+            .and_then(|lf| lf.unique_stable(Some(cols([col::ENTRY_ID])), UniqueKeepStrategy::Last).collect())
+            .stage("state")?;
+        known_events = sources::resolve_older_events(&cfg.data_root, &entries, &known_events, window)?;
+    }
     let input = ReconcileInput {
         date,
         tz: cfg.tz,
         history,
         expected: priced.expected,
         timeline: priced.timeline,
-        entries: inputs.entries.rows.clone(),
+        entries,
         known_event_ids: known_events,
         rejected_event_ids: rejected_events,
     };
@@ -161,7 +213,30 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutcome> {
         conservation,
     )?;
     let high_findings = manifest.findings_by_severity.get("high").copied().unwrap_or(0);
+    let next_state = match &cfg.state_root {
+        Some(_) => {
+            let dups = reconcile::refunds::duplicate_uploads(
+                input.timeline.clone().lazy(),
+                cfg.rules.reconciliation.refund_window_hours,
+            )
+            .select([col(col::EVENT_ID), col("_first_event")])
+            .collect()
+            .stage("state")?;
+            Some(state::snapshot(
+                state_meta(cfg, date)?,
+                &input.history,
+                &input.timeline,
+                &dups,
+                &input.entries,
+            )?)
+        }
+        None => None,
+    };
     let report_dir = staging.commit(&manifest)?;
+    if let (Some(root), Some(mut next)) = (&cfg.state_root, next_state) {
+        let path = state::save(root, &mut next)?;
+        info!(path = %path.display(), uploads = next.uploads.height(), "saved state");
+    }
     info!(
         report_dir = %report_dir.display(),
         findings = out.findings.height(),
@@ -172,6 +247,19 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutcome> {
         "run finished"
     );
     Ok(RunOutcome { report_dir, manifest, high_findings })
+}
+
+/// What the state closing `date` must have been computed from to be used.
+fn state_meta(cfg: &RunConfig, date: chrono::NaiveDate) -> Result<state::Meta> {
+    // The usage partitions whose UTC day is over when the business date ends.
+    let last_complete = start_of(date + chrono::Days::new(1), cfg.tz).date_naive() - chrono::Days::new(1);
+    Ok(state::Meta {
+        date,
+        time_zone: cfg.tz.to_string(),
+        rules_sha256: cfg.rules_sha256.clone(),
+        usage_fingerprint: state::usage_fingerprint(&cfg.data_root, last_complete)?,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+    })
 }
 
 fn count_distinct(df: &DataFrame, column: &str) -> Result<u64> {

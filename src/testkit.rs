@@ -124,10 +124,15 @@ pub fn reference(free_reruns: &str, free_smart: i64) -> (DataFrame, DataFrame, D
 pub fn price(evs: &[Ev], cells_df: DataFrame, free_reruns: &str, free_smart: i64, tz: Tz) -> DataFrame {
     let rules = rules();
     let (projects, accounts, plans) = reference(free_reruns, free_smart);
-    let history =
-        crate::rules::prepare_events(events(evs).lazy(), projects.lazy(), accounts.lazy(), plans.lazy(), tz)
-            .collect()
-            .unwrap();
+    let history = crate::rules::prepare_events(
+        crate::state::mark_real(events(evs).lazy()),
+        projects.lazy(),
+        accounts.lazy(),
+        plans.lazy(),
+        tz,
+    )
+    .collect()
+    .unwrap();
     let counts = crate::rules::upload::count_cells(cells_df.lazy(), history.clone().lazy(), &rules).unwrap();
     crate::rules::price(history.lazy(), counts.per_upload.lazy(), &rules).unwrap().expected
 }
@@ -193,7 +198,7 @@ pub fn reconcile(evs: &[Ev], cells_df: DataFrame, ledger: &[Le], date: &str) -> 
     let rules = rules();
     let (projects, accounts, plans) = reference("0", 0);
     let history = crate::rules::prepare_events(
-        events(evs).lazy(),
+        crate::state::mark_real(events(evs).lazy()),
         projects.lazy(),
         accounts.lazy(),
         plans.lazy(),

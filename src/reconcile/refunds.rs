@@ -3,7 +3,7 @@
 
 use polars::prelude::*;
 
-use crate::expr::{date_lit, implode_lit};
+use crate::expr::date_lit;
 
 use super::matching::{self, status};
 use super::{ReconcileInput, business_date, stable_id};
@@ -202,6 +202,13 @@ pub fn candidates(
             JoinArgs::new(JoinType::Left),
         )
         .join(dups.clone(), [col(col::EVENT_ID)], [col(col::EVENT_ID)], JoinArgs::new(JoinType::Left))
+        // A carried upload's duplicate status was decided on its own date.
+        .with_column(
+            when(col(crate::state::CARRIED))
+                .then(col(crate::state::CARRIED_DUPLICATE_OF))
+                .otherwise(col("_first_event"))
+                .alias("_first_event"),
+        )
         .cache();
 
     // ACCIDENTAL_UPLOAD: removed on the date within the window, no rerun or smart column run of
@@ -210,9 +217,8 @@ pub fn candidates(
         .history
         .clone()
         .lazy()
-        .filter(col(col::EVENT_TYPE).is_in(
-            implode_lit(Series::new("t".into(), [event_type::RERUN, event_type::SMART_COLUMN_RUN])),
-            false,
+        .filter(col(col::EVENT_TYPE).eq(lit(event_type::RERUN)).or(
+            col(col::EVENT_TYPE).eq(lit(event_type::SMART_COLUMN_RUN)).and(col(crate::state::CARRIED).not()),
         ))
         .select([col(col::PROJECT_ID), col(col::SEQ).alias("_activity_seq")]);
     let removed_within = uploads.clone().filter(

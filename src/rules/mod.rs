@@ -161,14 +161,18 @@ pub fn to_expected(priced: LazyFrame, rules: &Rules) -> LazyFrame {
 /// Returns the expected charge of every event, and the upload timeline R2 and the refunds need.
 pub fn price(history: LazyFrame, cells_per_upload: LazyFrame, rules: &Rules) -> Result<Priced> {
     let history = history.cache();
+    let is_upload = col(col::EVENT_TYPE).eq(lit(event_type::UPLOAD));
+    let carried = col(crate::state::CARRIED);
     let paying = history.clone().filter(col(col::IS_DEMO).not());
     let uploads = upload::price(
-        paying.clone().filter(col(col::EVENT_TYPE).eq(lit(event_type::UPLOAD))),
+        paying.clone().filter(is_upload.clone().and(carried.clone().not())),
         cells_per_upload,
         rules,
     )
     .cache();
-    let demo = demo::price(history.clone().filter(col(col::IS_DEMO)), rules);
+    let carried_uploads =
+        upload::price_carried(history.clone().filter(is_upload.and(carried.clone())), rules);
+    let demo = demo::price(history.clone().filter(col(col::IS_DEMO).and(carried.clone().not())), rules);
     let deletions = demo::price_deletions(
         paying.clone().filter(col(col::EVENT_TYPE).is_in(
             implode_lit(Series::new("t".into(), [event_type::UPLOAD_DELETED, event_type::PROJECT_DELETED])),
@@ -177,10 +181,16 @@ pub fn price(history: LazyFrame, cells_per_upload: LazyFrame, rules: &Rules) -> 
         rules,
     );
     let all_uploads = concat(
-        [uploads.clone(), demo.clone().filter(col(col::EVENT_TYPE).eq(lit(event_type::UPLOAD)))],
+        [
+            uploads.clone(),
+            carried_uploads.clone(),
+            demo.clone().filter(col(col::EVENT_TYPE).eq(lit(event_type::UPLOAD))),
+        ],
         UnionArgs::default(),
     )
     .stage("pricing")?;
+    // Rows carried from the state stand for earlier quota use; they are no events of their own.
+    let own_events = history.clone().filter(carried.not()).select([col(col::EVENT_ID)]);
     let timeline =
         upload::timeline(history.clone(), all_uploads).and_then(|t| t.collect()).stage("pricing")?;
     let reruns = rerun::price(
@@ -188,26 +198,32 @@ pub fn price(history: LazyFrame, cells_per_upload: LazyFrame, rules: &Rules) -> 
         timeline.clone().lazy(),
         rules,
     )
-    .stage("R2")?;
+    .stage("R2")?
+    .join(own_events.clone(), [col(col::EVENT_ID)], [col(col::EVENT_ID)], JoinArgs::new(JoinType::Semi));
     let smart = smart_column::price(
         paying.clone().filter(col(col::EVENT_TYPE).eq(lit(event_type::SMART_COLUMN_RUN))),
         rules,
     )
-    .stage("R3")?;
+    .stage("R3")?
+    .join(own_events, [col(col::EVENT_ID)], [col(col::EVENT_ID)], JoinArgs::new(JoinType::Semi));
     let translations =
         translation::price(paying.filter(col(col::EVENT_TYPE).eq(lit(event_type::TRANSLATION))), rules);
-    let expected = concat([uploads, reruns, smart, translations, deletions, demo], UnionArgs::default())
-        .stage("pricing")?
-        .sort([col::EVENT_ID], SortMultipleOptions::default())
-        .collect()
-        .stage("pricing")?;
+    let expected = concat(
+        [uploads, carried_uploads, reruns, smart, translations, deletions, demo],
+        UnionArgs::default(),
+    )
+    .stage("pricing")?
+    .sort([col::EVENT_ID], SortMultipleOptions::default())
+    .collect()
+    .stage("pricing")?;
     Ok(Priced { expected, timeline })
 }
 
 /// What pricing produces.
 #[derive(Debug, Clone)]
 pub struct Priced {
-    /// One row per event of the history, in the shape of [`expected_schema`].
+    /// One row per event of the history, in the shape of [`expected_schema`] (uploads carried
+    /// from the state included, with their carried cost).
     pub expected: DataFrame,
     /// One row per upload: see [`upload::timeline`].
     pub timeline: DataFrame,

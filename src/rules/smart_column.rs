@@ -10,7 +10,8 @@ use crate::schema::{col, money};
 /// business time zone are free; each later run costs `credits_per_row` x `rows_computed`.
 pub fn price(runs: LazyFrame, rules: &Rules) -> PolarsResult<LazyFrame> {
     let rate = rules.smart_column.credits_per_row;
-    let nth = col(col::SEQ).cum_count(false).over([col(col::ACCOUNT_ID), col(col::MONTH)])?;
+    // A row carried from the state stands for the month's earlier runs (its weight).
+    let nth = col(crate::state::WEIGHT).cum_sum(false).over([col(col::ACCOUNT_ID), col(col::MONTH)])?;
     let is_free = col("_nth").lt_eq(col(col::FREE_SMART_COLUMN_RUNS));
     let rows = col(col::ROWS_COMPUTED).cast(money());
     let billable = when(is_free.clone()).then(lit(0).cast(money())).otherwise(rows.clone());

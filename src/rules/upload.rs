@@ -261,6 +261,24 @@ pub fn price(uploads: LazyFrame, cells_per_upload: LazyFrame, rules: &Rules) -> 
     to_expected(priced, rules)
 }
 
+/// An upload carried from the state keeps the import cost it was priced at on its own date.
+pub fn price_carried(uploads: LazyFrame, rules: &Rules) -> LazyFrame {
+    let cost = col(crate::state::CARRIED_COST);
+    let priced = uploads.with_columns([
+        lit(NULL).cast(money()).alias(col::QUANTITY),
+        lit(NULL).cast(money()).alias(col::FREE_QUANTITY),
+        lit(NULL).cast(money()).alias(col::BILLABLE_QUANTITY),
+        dec_lit(rules.upload.credits_per_cell).cast(money()).alias(col::UNIT_PRICE),
+        cost.alias(col::EXPECTED_CREDITS),
+        lit(rules.upload.rule_id.clone()).alias(col::RULE_ID),
+        lit("carried").alias(col::BASIS),
+        lit(NULL).cast(money()).alias(col::BASIS_CREDITS),
+        lit(false).alias(col::CONFIRMATION_REQUIRED),
+        lit("R1: priced on its own date, carried by the state").alias(col::EXPLANATION),
+    ]);
+    to_expected(priced, rules)
+}
+
 /// One row per upload of the history: `upload_id`, `project_id`, `event_id`, `seq`, `occurred_at`,
 /// `file_sha256`, its import cost (`expected_credits`, null where unknown), and its first removal
 /// after it: `removed_seq`, `removed_at`, `removed_by` (the `upload_deleted` of the upload or the
@@ -276,6 +294,8 @@ pub fn timeline(history: LazyFrame, priced_uploads: LazyFrame) -> PolarsResult<L
             col(col::SEQ),
             col(col::OCCURRED_AT),
             col(col::FILE_SHA256),
+            col(crate::state::CARRIED),
+            col(crate::state::CARRIED_DUPLICATE_OF),
         ])
         .join(
             priced_uploads.select([col(col::EVENT_ID), col(col::EXPECTED_CREDITS)]),

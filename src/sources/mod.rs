@@ -31,6 +31,8 @@ pub struct InputFile {
     pub bytes: u64,
     /// Rows read from it (valid and rejected).
     pub rows: u64,
+    /// The `date=` partition it lies in (None for the reference tables).
+    pub partition: Option<NaiveDate>,
 }
 
 /// The valid rows of one table and where they came from.
@@ -49,8 +51,12 @@ pub struct Table {
 /// Which partitions of the partitioned tables a run reads.
 #[derive(Debug, Clone, Copy)]
 pub struct Window {
+    /// Usage partitions from this UTC date on (None: all history).
+    pub usage_from: Option<NaiveDate>,
     /// Usage partitions up to and including this UTC date (events after it are not needed).
     pub usage_until: NaiveDate,
+    /// Ledger partitions from this UTC date on (None: the whole ledger).
+    pub ledger_from: Option<NaiveDate>,
 }
 
 /// Every input of a run.
@@ -81,9 +87,17 @@ impl Inputs {
         self.tables().iter().flat_map(|t| t.files.iter().cloned()).collect()
     }
 
-    /// Every rejected row of every table.
-    pub fn rejects(&self) -> Result<DataFrame> {
-        let frames: Vec<LazyFrame> = self.tables().iter().map(|t| t.rejects.clone().lazy()).collect();
+    /// The rejected rows of the reference tables and of the partitions `keep` accepts: each reject
+    /// is reported once, on the date of its partition.
+    pub fn rejects(&self, keep: &dyn Fn(NaiveDate) -> bool) -> Result<DataFrame> {
+        let files: Vec<String> =
+            self.files().into_iter().filter(|f| f.partition.is_none_or(keep)).map(|f| f.path).collect();
+        let files = Series::new("files".into(), files);
+        let frames: Vec<LazyFrame> = self
+            .tables()
+            .iter()
+            .map(|t| t.rejects.clone().lazy().filter(col(col::FILE).is_in(implode_lit(files.clone()), false)))
+            .collect();
         concat(frames, UnionArgs::default()).and_then(|lf| lf.collect()).stage("rejects")
     }
 }
@@ -91,13 +105,14 @@ impl Inputs {
 /// Reads every table of the data root that the run of `window` needs.
 pub fn load(root: &Path, window: Window) -> Result<Inputs> {
     let all = |_: NaiveDate| true;
-    let usage = |d: NaiveDate| d <= window.usage_until;
+    let usage = |d: NaiveDate| d <= window.usage_until && window.usage_from.is_none_or(|f| d >= f);
+    let ledger = |d: NaiveDate| window.ledger_from.is_none_or(|f| d >= f);
     let plans = read_table(root, &schema::PLANS, &all, plan_checks(), true)?;
     let accounts = read_table(root, &schema::ACCOUNTS, &all, vec![], true)?;
     let projects = read_table(root, &schema::PROJECTS, &all, vec![], true)?;
     let events = read_table(root, &schema::EVENTS, &usage, event_checks(), true)?;
     let cells = read_table(root, &schema::CELLS, &usage, vec![], false)?;
-    let entries = read_table(root, &schema::ENTRIES, &all, entry_checks(), false)?;
+    let entries = read_table(root, &schema::ENTRIES, &ledger, entry_checks(), true)?;
     let mut inputs = Inputs { plans, accounts, projects, events, cells, entries };
     check_references(&mut inputs)?;
     Ok(inputs)
@@ -195,7 +210,15 @@ fn read_table(
         let rel = f.path.strip_prefix(root).unwrap_or(&f.path).to_string_lossy().to_string();
         frames.push(files::read_file(f, spec, &rel)?);
         let (sha256, bytes) = crate::reports::manifest::sha256_file(&f.path)?;
-        listed.push(InputFile { table: spec.name, path: rel, format: f.format, sha256, bytes, rows: 0 });
+        listed.push(InputFile {
+            table: spec.name,
+            path: rel,
+            format: f.format,
+            sha256,
+            bytes,
+            rows: 0,
+            partition: f.partition,
+        });
     }
     let mut schema_full = spec.schema();
     schema_full.with_column(col::SRC_FILE.into(), DataType::String);
@@ -268,6 +291,50 @@ fn read_table(
         "read table"
     );
     Ok(Table { name: spec.name, rows, rejects, files: listed })
+}
+
+/// Adds to `known` the ids referenced by `entries` that are no event of the run's partitions but
+/// are an event of an older partition (a charge posted late for an old event is no orphan). Reads
+/// only the `event_id` column of the older files, and only when such a reference exists.
+pub fn resolve_older_events(
+    root: &Path,
+    entries: &DataFrame,
+    known: &Series,
+    window: Window,
+) -> Result<Series> {
+    let unresolved = entries
+        .clone()
+        .lazy()
+        .filter(
+            col(col::REFERENCE_ID)
+                .is_not_null()
+                .and(col(col::REFERENCE_ID).is_in(implode_lit(known.clone()), false).not()),
+        )
+        .select([col(col::REFERENCE_ID).alias(col::EVENT_ID)])
+        .unique(None, UniqueKeepStrategy::Any)
+        .collect()
+        .stage("older events")?;
+    if unresolved.height() == 0 {
+        return Ok(known.clone());
+    }
+    let before = window.usage_from;
+    let older = files::discover(root, &schema::EVENTS, &|d| before.is_some_and(|f| d < f))?;
+    let mut frames = Vec::new();
+    for f in &older {
+        frames.push(files::read_file(f, &schema::EVENTS, "older")?.select([col(col::EVENT_ID)]));
+    }
+    if frames.is_empty() {
+        return Ok(known.clone());
+    }
+    let found = concat(frames, UnionArgs::default())
+        .stage("older events")?
+        .join(unresolved.lazy(), [col(col::EVENT_ID)], [col(col::EVENT_ID)], JoinArgs::new(JoinType::Semi))
+        .collect()
+        .stage("older events")?;
+    let mut all = known.clone();
+    all.append(found.column(col::EVENT_ID).stage("older events")?.as_materialized_series())
+        .stage("older events")?;
+    Ok(all)
 }
 
 /// Events whose account, project or plan is unknown, and accounts whose plan is unknown, cannot be
