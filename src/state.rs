@@ -139,6 +139,7 @@ pub fn load(root: &Path, expected: &Meta) -> Result<Option<State>> {
 /// Writes the state into a staging folder and renames it into place.
 pub fn save(root: &Path, state: &mut State) -> Result<PathBuf> {
     std::fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
+    crate::reports::remove_stale_staging(root, ".staging-state-")?;
     let staging = tempfile::Builder::new()
         .prefix(".staging-state-")
         .tempdir_in(root)

@@ -57,11 +57,11 @@ impl Staging {
         let parent = target.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
         fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
         recover_interrupted(&target)?;
+        let prefix =
+            format!(".staging-{}-", target.file_name().and_then(|n| n.to_str()).unwrap_or("reports"));
+        remove_stale_staging(&parent, &prefix)?;
         let dir = tempfile::Builder::new()
-            .prefix(&format!(
-                ".staging-{}-",
-                target.file_name().and_then(|n| n.to_str()).unwrap_or("reports")
-            ))
+            .prefix(&prefix)
             .tempdir_in(&parent)
             .map_err(|e| Error::io(&parent, e))?;
         Ok(Self { dir, target, stamp, outputs: Vec::new() })
@@ -97,6 +97,10 @@ impl Staging {
         let (sha256, bytes) = manifest::sha256_file(&path)?;
         info!(file = name, rows = df.height(), bytes, "wrote report");
         self.outputs.push(OutputFile { file: name.to_string(), sha256, bytes, rows: df.height() as u64 });
+        // Fault injection for the tests of an interrupted run: die as a killed process would.
+        if std::env::var("CREDIT_RECON_ABORT_AFTER").is_ok_and(|v| v == name) {
+            std::process::abort();
+        }
         Ok(())
     }
 
@@ -129,6 +133,19 @@ impl Staging {
         }
         Ok(self.target)
     }
+}
+
+/// Removes the staging folders an interrupted run left (the caller holds the job's lock, so no
+/// other run is filling them).
+pub fn remove_stale_staging(parent: &Path, prefix: &str) -> Result<()> {
+    for entry in fs::read_dir(parent).map_err(|e| Error::io(parent, e))? {
+        let path = entry.map_err(|e| Error::io(parent, e))?.path();
+        if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(prefix)) {
+            warn!(path = %path.display(), "removing the staging folder of an interrupted run");
+            fs::remove_dir_all(&path).map_err(|e| Error::io(&path, e))?;
+        }
+    }
+    Ok(())
 }
 
 fn backup_name(target: &Path) -> PathBuf {
