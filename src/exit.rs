@@ -15,6 +15,9 @@ pub enum ExitCode {
     Usage = 2,
     /// The run succeeded and wrote its reports, with findings of high severity: alert.
     HighSeverityFindings = 3,
+    /// The run wrote its reports (they stay), but the mail was not delivered after its retries:
+    /// fix the mail server or settings and rerun the date (only unsent messages are sent).
+    NotifyFailed = 4,
 }
 
 impl ExitCode {
@@ -22,6 +25,7 @@ impl ExitCode {
     pub fn for_error(e: &Error) -> Self {
         match e {
             Error::Config { .. } => ExitCode::Usage,
+            Error::Notify { .. } => ExitCode::NotifyFailed,
             _ => ExitCode::RunFailed,
         }
     }
