@@ -1,9 +1,20 @@
-//! The `credit-recon` binary: parse the flags, run, map the outcome to an exit code.
+//! The `credit-recon` binary: parse the flags, run, mail the results, map the outcome to an exit code.
 
 use clap::Parser;
-use credit_recon::cli::{Cli, Command, LogFormat};
+use credit_recon::cli::{Cli, Command, LogFormat, RunArgs};
 use credit_recon::exit::ExitCode;
+use credit_recon::pipeline::RunOutcome;
 use tracing_subscriber::EnvFilter;
+
+/// Validates every flag (mail included) before reading anything, runs the date, then mails the
+/// results; a mail failure comes after the reports are in place.
+fn run(args: &RunArgs) -> credit_recon::Result<RunOutcome> {
+    let cfg = args.to_config()?;
+    let mail = args.mail.to_settings(&cfg.report_root)?;
+    let outcome = credit_recon::pipeline::run(&cfg)?;
+    credit_recon::notify::after_run(mail.as_ref(), &outcome, cfg.date)?;
+    Ok(outcome)
+}
 
 fn main() -> std::process::ExitCode {
     let cli = match Cli::try_parse() {
@@ -20,7 +31,7 @@ fn main() -> std::process::ExitCode {
         LogFormat::Json => builder.json().init(),
     }
     let outcome = match cli.command {
-        Command::Run(args) => args.to_config().and_then(|cfg| credit_recon::pipeline::run(&cfg)),
+        Command::Run(args) => run(&args),
     };
     match outcome {
         Ok(o) if o.high_findings > 0 => {
@@ -29,9 +40,15 @@ fn main() -> std::process::ExitCode {
         }
         Ok(_) => ExitCode::Ok.into(),
         Err(e) => {
-            tracing::error!(error = %e, "run failed");
+            let code = ExitCode::for_error(&e);
+            let what = if code == ExitCode::NotifyFailed {
+                "mail not delivered; reports kept"
+            } else {
+                "run failed"
+            };
+            tracing::error!(error = %e, exit_code = code as u8, "{what}");
             eprintln!("credit-recon: {e}");
-            ExitCode::for_error(&e).into()
+            code.into()
         }
     }
 }
