@@ -1,5 +1,7 @@
 //! Integration tests: one binary (as delta-rs does), one module per area.
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on any unexpected error")]
 
+mod notify;
 mod samples;
+mod smtp;
 mod util;

@@ -194,12 +194,14 @@ fn rerun_replaces_reports_and_keeps_finding_ids() {
         read_report(&day.join("refund_candidates.parquet")).column_text("candidate_id"),
         first_candidates
     );
-    // Only the date folder remains: no staging or backup folder is left behind.
-    let names: Vec<String> = std::fs::read_dir(dir.path())
+    // Only the date folder remains, beside the mail's outbox and sent-state: no staging or backup
+    // folder is left behind.
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into())
         .collect();
-    assert_eq!(names, vec![format!("date={DATE}")]);
+    names.sort();
+    assert_eq!(names, vec![".mail-sent".to_string(), format!("date={DATE}"), "outbox".to_string()]);
 }
 
 #[test]
