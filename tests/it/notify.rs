@@ -116,7 +116,7 @@ fn parse_received(r: &Received) -> Mail {
     parse(&r.data, r.from.clone(), r.to.clone())
 }
 
-fn by_subject<'a>(mails: &'a [Mail], pred: impl Fn(&str) -> bool) -> &'a Mail {
+fn by_subject(mails: &[Mail], pred: impl Fn(&str) -> bool) -> &Mail {
     let found: Vec<&Mail> = mails.iter().filter(|m| pred(&m.subject)).collect();
     assert_eq!(found.len(), 1, "subjects: {:?}", mails.iter().map(|m| &m.subject).collect::<Vec<_>>());
     found[0]
@@ -153,7 +153,7 @@ fn figures(day: &Path) -> Figures {
         .zip(cands.column_text("entry_id"))
         .map(|((a, r), e)| (a, r, e))
         .collect();
-    refunds.sort_by(|a, b| dec(&b.1).cmp(&dec(&a.1)));
+    refunds.sort_by_key(|r| std::cmp::Reverse(dec(&r.1)));
     let refund_total = refunds.iter().map(|r| dec(&r.1)).sum();
     let mut severities = BTreeMap::new();
     for s in read_report(&day.join("findings.parquet")).column_text("severity") {

@@ -75,10 +75,10 @@ impl Handler for Recorder {
     fn data_end(&mut self) -> Response {
         let mut log = self.log.lock().unwrap();
         log.data_ends += 1;
-        if let Behaviour::FailFirst(n) = self.behaviour {
-            if log.data_ends <= n {
-                return INTERNAL_ERROR;
-            }
+        if let Behaviour::FailFirst(n) = self.behaviour
+            && log.data_ends <= n
+        {
+            return INTERNAL_ERROR;
         }
         log.messages.push(Received { from: self.from.clone(), to: self.to.clone(), data: self.data.clone() });
         OK
