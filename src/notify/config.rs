@@ -508,6 +508,17 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_mail_table_parses_and_shows_the_defaults() {
+        let readme = include_str!("../../README.md");
+        let start =
+            readme.find("```toml\n[mail]").expect("README has the [mail] example") + "```toml\n".len();
+        let block = &readme[start..start + readme[start..].find("```").unwrap()];
+        let mut c = MailConfig::parse(block, "README.md").unwrap();
+        assert_eq!(c.smtp.take().map(|s| s.timeout_secs), Some(30));
+        assert_eq!(c, MailConfig::default(), "apart from [mail.smtp], the README shows the defaults");
+    }
+
+    #[test]
     fn a_typo_in_the_mail_table_is_an_error() {
         let err = MailConfig::parse("[mail]\nfinance_too = []\n", "job.toml").unwrap_err().to_string();
         assert!(err.contains("job.toml") && err.contains("finance_too"), "{err}");
