@@ -1,6 +1,7 @@
-//! The command line: flags parsed by clap, then validated once into a [`RunConfig`].
+//! The command line: flags parsed by clap, then validated once into a [`RunConfig`] and the
+//! mail [`Settings`].
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -9,6 +10,8 @@ use crate::config::RunConfig;
 use crate::error::{Error, Result};
 use crate::job::JobFile;
 use crate::nightly;
+use crate::notify::config::PASSWORD_ENV;
+use crate::notify::{MailConfig, Overrides, Settings};
 
 /// credit-recon: recompute what every project should have been charged, reconcile it with the
 /// credit ledger, and report discrepancies and refund candidates.
@@ -74,6 +77,48 @@ pub struct RunArgs {
     /// Price from the whole history instead of the previous night's state (and write it afresh).
     #[arg(long)]
     pub rebuild_state: bool,
+    /// Mail sent once the reports are written.
+    #[command(flatten)]
+    pub mail: MailArgs,
+}
+
+/// The mail flags of `credit-recon run` (README "Mail"); they override the `[mail]` table of
+/// `--mail-config`. The SMTP password comes only from `CREDIT_RECON_SMTP_PASSWORD`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Mail")]
+pub struct MailArgs {
+    /// TOML file whose [mail] table sets senders, recipients, thresholds, routing, SMTP and retries
+    /// (other tables are ignored, so this can be the job file).
+    #[arg(long, value_name = "FILE", env = "CREDIT_RECON_MAIL_CONFIG")]
+    pub mail_config: Option<PathBuf>,
+    /// Write the messages as .eml files into DIR (the default transport, into <out>/outbox/).
+    #[arg(long, value_name = "DIR")]
+    pub mail_dir: Option<PathBuf>,
+    /// Send over SMTP: smtp://host[:port] (STARTTLS), smtps://host[:port] (TLS), or
+    /// smtp://host[:port]?tls=none (a local relay without encryption).
+    #[arg(long, value_name = "URL", env = "CREDIT_RECON_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// SMTP user name; the password is read from CREDIT_RECON_SMTP_PASSWORD.
+    #[arg(long, value_name = "USER", env = "CREDIT_RECON_SMTP_USER")]
+    pub smtp_user: Option<String>,
+    /// Sender address.
+    #[arg(long, value_name = "ADDRESS")]
+    pub mail_from: Option<String>,
+    /// Recipient of the finance summary (repeatable; replaces the configured list).
+    #[arg(long, value_name = "ADDRESS")]
+    pub finance_to: Vec<String>,
+    /// Recipient of the discrepancy email (repeatable; replaces the configured list).
+    #[arg(long, value_name = "ADDRESS")]
+    pub support_to: Vec<String>,
+    /// Send again the messages already sent for this date with the same content.
+    #[arg(long)]
+    pub resend: bool,
+    /// Send the finance summary and discrepancy email even when there is nothing to report.
+    #[arg(long)]
+    pub send_empty: bool,
+    /// Send no mail at all.
+    #[arg(long)]
+    pub no_mail: bool,
 }
 
 /// A validated invocation: the configuration of its first date and the dates to run.
@@ -83,6 +128,8 @@ pub struct Invocation {
     pub config: RunConfig,
     /// Dates in order, each marked whether it is the invocation's own (not a lookback date).
     pub dates: Vec<(NaiveDate, bool)>,
+    /// Mail settings (None: no mail).
+    pub mail: Option<Settings>,
 }
 
 impl RunArgs {
@@ -133,6 +180,33 @@ impl RunArgs {
             config.state_root = Some(root);
         }
         config.rebuild_state = self.rebuild_state;
-        Ok(Invocation { config, dates: nightly::plan(first, last, lookback) })
+        let mail = self.mail.to_settings(&config.report_root, job.as_ref().and_then(|j| j.mail.clone()))?;
+        Ok(Invocation { config, dates: nightly::plan(first, last, lookback), mail })
+    }
+}
+
+impl MailArgs {
+    /// Validates the mail flags and `--mail-config` into mail settings (`None`: no mail), before
+    /// anything is read. The password is taken from `CREDIT_RECON_SMTP_PASSWORD`.
+    /// `job_mail` is the job file's `[mail]` table, used where `--mail-config` is not given.
+    pub fn to_settings(&self, report_root: &Path, job_mail: Option<MailConfig>) -> Result<Option<Settings>> {
+        let config = match (&self.mail_config, job_mail) {
+            (Some(path), _) => MailConfig::load(path)?,
+            (None, Some(job)) => job,
+            (None, None) => MailConfig::default(),
+        };
+        let overrides = Overrides {
+            no_mail: self.no_mail,
+            mail_dir: self.mail_dir.clone(),
+            smtp_url: self.smtp_url.clone(),
+            smtp_user: self.smtp_user.clone(),
+            from: self.mail_from.clone(),
+            finance_to: self.finance_to.clone(),
+            support_to: self.support_to.clone(),
+            send_empty: self.send_empty,
+            resend: self.resend,
+        };
+        let password = std::env::var(PASSWORD_ENV).ok().filter(|p| !p.is_empty());
+        Settings::new(config, overrides, report_root, password)
     }
 }

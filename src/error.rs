@@ -63,6 +63,16 @@ pub enum Error {
         /// The check and its figures.
         check: String,
     },
+    /// The reports were written and stay in place, but their mail was not delivered.
+    #[error("reports of {date} written to {report_dir}, but the mail was not delivered: {source}")]
+    Notify {
+        /// Business date.
+        date: chrono::NaiveDate,
+        /// Where the reports are.
+        report_dir: PathBuf,
+        /// What failed.
+        source: crate::notify::NotifyError,
+    },
 }
 
 /// Result with [`Error`].

@@ -15,6 +15,9 @@ pub enum ExitCode {
     Usage = 2,
     /// The run succeeded and wrote its reports, with findings of high severity: alert.
     HighSeverityFindings = 3,
+    /// The run wrote its reports (they stay), but the mail was not delivered after its retries:
+    /// fix the mail server or settings and rerun the date (only unsent messages are sent).
+    NotifyFailed = 4,
     /// Another run of the same job (same report root) is in progress: nothing was done.
     Locked = 5,
 }
@@ -24,6 +27,7 @@ impl ExitCode {
     pub fn for_error(e: &Error) -> Self {
         match e {
             Error::Config { .. } => ExitCode::Usage,
+            Error::Notify { .. } => ExitCode::NotifyFailed,
             _ => ExitCode::RunFailed,
         }
     }

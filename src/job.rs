@@ -25,6 +25,8 @@ pub struct JobFile {
     pub lookback_days: u32,
     /// Where the nightly state lives (default: `<report_root>/_state`).
     pub state_root: Option<PathBuf>,
+    /// Mail settings (README "Mail").
+    pub mail: Option<crate::notify::MailConfig>,
 }
 
 fn utc() -> String {

@@ -1,7 +1,7 @@
 //! credit-recon: a nightly batch job that recomputes what each project should have been charged
 //! under the credit rules, reconciles that with the credit ledger, and reports discrepancies and
 //! refund candidates. The stages are modules: [`sources`] → [`rules`] → [`reconcile`] →
-//! [`reports`], called in order by [`pipeline`].
+//! [`reports`], called in order by [`pipeline`]; [`notify`] then mails the results.
 #![warn(missing_docs)]
 
 pub mod cli;
@@ -11,6 +11,7 @@ pub mod exit;
 pub mod expr;
 pub mod job;
 pub mod nightly;
+pub mod notify;
 pub mod pipeline;
 pub mod reconcile;
 pub mod reports;

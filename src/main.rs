@@ -1,4 +1,4 @@
-//! The `credit-recon` binary: parse the flags, run, map the outcome to an exit code.
+//! The `credit-recon` binary: parse the flags, run, mail the results, map the outcome to an exit code.
 
 use clap::Parser;
 use credit_recon::cli::{Cli, Command, LogFormat, RunArgs};
@@ -39,7 +39,7 @@ fn run(args: &RunArgs) -> std::process::ExitCode {
         }
         Err(LockError::Io(e)) => return fail(&e),
     };
-    match nightly::run_dates(&invocation.config, &invocation.dates) {
+    match nightly::run_dates(&invocation.config, &invocation.dates, invocation.mail.as_ref()) {
         Ok(o) if o.high_findings() > 0 => {
             tracing::warn!(high_findings = o.high_findings(), "high-severity findings");
             ExitCode::HighSeverityFindings.into()
@@ -50,7 +50,9 @@ fn run(args: &RunArgs) -> std::process::ExitCode {
 }
 
 fn fail(e: &credit_recon::Error) -> std::process::ExitCode {
-    tracing::error!(error = %e, "run failed");
+    let code = ExitCode::for_error(e);
+    let what = if code == ExitCode::NotifyFailed { "mail not delivered; reports kept" } else { "run failed" };
+    tracing::error!(error = %e, exit_code = code as u8, "{what}");
     eprintln!("credit-recon: {e}");
-    ExitCode::for_error(e).into()
+    code.into()
 }

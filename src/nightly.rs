@@ -112,7 +112,13 @@ impl Outcome {
 }
 
 /// Runs `dates` in order with `base` (its date replaced each time); stops at the first failure.
-pub fn run_dates(base: &RunConfig, dates: &[(NaiveDate, bool)]) -> Result<Outcome> {
+/// After each date its results are mailed with `mail` (nothing where it is None); a mail failure
+/// stops the invocation with the reports of that date in place.
+pub fn run_dates(
+    base: &RunConfig,
+    dates: &[(NaiveDate, bool)],
+    mail: Option<&crate::notify::Settings>,
+) -> Result<Outcome> {
     let progress = if std::io::stderr().is_terminal() && dates.len() > 1 {
         indicatif::ProgressBar::new(dates.len() as u64)
     } else {
@@ -126,7 +132,11 @@ pub fn run_dates(base: &RunConfig, dates: &[(NaiveDate, bool)]) -> Result<Outcom
     for (date, own) in dates {
         progress.set_message(date.to_string());
         let cfg = RunConfig { date: *date, ..base.clone() };
-        let outcome = info_span!("date", %date, lookback = !own).in_scope(|| pipeline::run(&cfg))?;
+        let outcome = info_span!("date", %date, lookback = !own).in_scope(|| -> Result<RunOutcome> {
+            let outcome = pipeline::run(&cfg)?;
+            crate::notify::after_run(mail, &outcome, *date)?;
+            Ok(outcome)
+        })?;
         runs.push((*date, *own, outcome));
         progress.inc(1);
     }

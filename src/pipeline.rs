@@ -31,6 +31,8 @@ pub struct RunOutcome {
     pub manifest: Manifest,
     /// Findings of high severity.
     pub high_findings: u64,
+    /// The accounts (`account_id`, `name`, `support_email`), for the mail.
+    pub accounts: DataFrame,
 }
 
 /// The UTC instant at which business date `d` starts in `tz`.
@@ -246,7 +248,9 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutcome> {
         seconds = clock.elapsed().as_secs_f64(),
         "run finished"
     );
-    Ok(RunOutcome { report_dir, manifest, high_findings })
+    let accounts =
+        inputs.accounts.rows.select([col::ACCOUNT_ID, col::NAME, col::SUPPORT_EMAIL]).stage("accounts")?;
+    Ok(RunOutcome { report_dir, manifest, high_findings, accounts })
 }
 
 /// What the state closing `date` must have been computed from to be used.

@@ -2,5 +2,7 @@
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on any unexpected error")]
 
 mod nightly;
+mod notify;
 mod samples;
+mod smtp;
 mod util;
