@@ -13,8 +13,11 @@ const REPORTS: &[&str] = &[
     "rejects.parquet",
 ];
 
+/// A report's columns as text, by name.
+type Columns = Vec<(String, Vec<String>)>;
+
 /// Every column of every report of `date` as text, for comparing two runs (run ids aside).
-fn contents(out: &Path, date: &str) -> Vec<(String, Vec<(String, Vec<String>)>)> {
+fn contents(out: &Path, date: &str) -> Vec<(String, Columns)> {
     REPORTS
         .iter()
         .map(|file| {
