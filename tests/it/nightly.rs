@@ -184,3 +184,32 @@ fn the_job_file_runs_yesterday_style_dates_with_its_lookback() {
     let bad = util::run(&["run", "--job", job.to_str().unwrap(), "--date", "last tuesday"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn json_logs_are_one_object_per_line_with_the_stage_figures() {
+    let dir = util::tmp();
+    let out = util::bin()
+        .args(["--log-format", "json", "run", "--data", util::samples().to_str().unwrap()])
+        .args(["--out", dir.path().to_str().unwrap(), "--date", "2026-11-02", "--no-mail"])
+        .env("CREDIT_RECON_LOG", "info")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let read = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "read table" && l["fields"]["table"] == "events")
+        .unwrap();
+    assert_eq!(read["fields"]["rejects"], 1);
+    let done = lines.iter().find(|l| l["fields"]["message"] == "run finished").unwrap();
+    assert_eq!(done["fields"]["findings"], 14);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["message"] == "wrote report" && l["fields"]["file"] == "findings.parquet")
+    );
+}
