@@ -122,10 +122,10 @@ impl Staging {
             }
             return Err(Error::io(&self.target, e));
         }
-        if old.exists() {
-            if let Err(e) = fs::remove_dir_all(&old) {
-                warn!(path = %old.display(), error = %e, "could not remove the previous reports");
-            }
+        if old.exists()
+            && let Err(e) = fs::remove_dir_all(&old)
+        {
+            warn!(path = %old.display(), error = %e, "could not remove the previous reports");
         }
         Ok(self.target)
     }

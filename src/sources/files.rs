@@ -92,10 +92,11 @@ fn table_files_in(dir: &Path, name: &str, partition: Option<NaiveDate>) -> Resul
         let Some(file_name) = path.file_name().and_then(|n| n.to_str()) else { continue };
         if path.is_dir() && file_name == name {
             for inner in sorted_entries(&path)? {
-                if inner.is_file() && !is_hidden(&inner) {
-                    if let Some(format) = Format::from_path(&inner) {
-                        files.push(TableFile { path: inner, format, partition });
-                    }
+                if inner.is_file()
+                    && !is_hidden(&inner)
+                    && let Some(format) = Format::from_path(&inner)
+                {
+                    files.push(TableFile { path: inner, format, partition });
                 }
             }
         } else if path.is_file()
