@@ -176,8 +176,8 @@ fn entry_checks() -> Vec<Expr> {
     ]
 }
 
-/// Reads all files of one table, checks every row and splits valid rows from rejects.
-/// `unique_key` rejects the second and later rows of the table's record id.
+/// Reads all files of one table under the data root, checks every row and splits valid rows
+/// from rejects. `unique_key` rejects the second and later rows of the table's record id.
 fn read_table(
     root: &Path,
     spec: &TableSpec,
@@ -189,13 +189,31 @@ fn read_table(
     if found.is_empty() && !spec.partitioned {
         return Err(Error::MissingInput { table: spec.name.into(), root: root.join(spec.area) });
     }
+    read_files(&found, spec, &root.join(spec.area).join(spec.name), checks, unique_key)
+}
+
+/// Reads the files of one table (of the data root, or extracted from a database), checks every
+/// row and splits valid rows from rejects; `origin` names the table in errors.
+fn read_files(
+    found: &[TableFile],
+    spec: &TableSpec,
+    origin: &Path,
+    checks: Vec<Expr>,
+    unique_key: bool,
+) -> Result<Table> {
     let mut frames = Vec::with_capacity(found.len());
     let mut listed = Vec::with_capacity(found.len());
-    for f in &found {
-        let rel = f.path.strip_prefix(root).unwrap_or(&f.path).to_string_lossy().to_string();
-        frames.push(files::read_file(f, spec, &rel)?);
+    for f in found {
+        frames.push(files::read_file(f, spec)?);
         let (sha256, bytes) = crate::reports::manifest::sha256_file(&f.path)?;
-        listed.push(InputFile { table: spec.name, path: rel, format: f.format, sha256, bytes, rows: 0 });
+        listed.push(InputFile {
+            table: spec.name,
+            path: f.shown_as.clone(),
+            format: f.format,
+            sha256,
+            bytes,
+            rows: 0,
+        });
     }
     let mut schema_full = spec.schema();
     schema_full.with_column(col::SRC_FILE.into(), DataType::String);
@@ -222,7 +240,7 @@ fn read_table(
     let checked = lf
         .with_column(reason_of(parts).alias(REJECT_REASON))
         .collect()
-        .map_err(|source| Error::Read { file: root.join(spec.area).join(spec.name), source })?;
+        .map_err(|source| Error::Read { file: origin.to_path_buf(), source })?;
 
     // Row counts per file for the manifest.
     let counts = checked
