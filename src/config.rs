@@ -8,7 +8,9 @@ use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
+use crate::db::Database;
 use crate::error::{Error, Result};
+use crate::sources::LedgerSource;
 
 /// The rules file shipped with this version of the tool, used where `--rules` is not given.
 pub const DEFAULT_RULES: &str = include_str!("../jobs/rules/2026-11.toml");
@@ -142,6 +144,8 @@ pub struct RunConfig {
     pub rules_origin: String,
     /// SHA-256 of the rules file's text, for the manifest.
     pub rules_sha256: String,
+    /// Where the ledger is read from (the data root's files unless `--ledger` names a database).
+    pub ledger: LedgerSource,
 }
 
 impl RunConfig {
@@ -176,7 +180,38 @@ impl RunConfig {
             rules,
             rules_origin: origin,
             rules_sha256: crate::reports::manifest::sha256_hex(text.as_bytes()),
+            ledger: LedgerSource::Files,
         })
+    }
+
+    /// Reads the ledger from `ledger`.
+    pub fn with_ledger(mut self, ledger: LedgerSource) -> Self {
+        self.ledger = ledger;
+        self
+    }
+}
+
+/// Everything `credit-recon ledger load` needs, validated.
+#[derive(Debug, Clone)]
+pub struct LoadConfig {
+    /// The data root whose ledger files are loaded.
+    pub data_root: PathBuf,
+    /// The ledger database.
+    pub db: Database,
+    /// Whether to create the tables of `sql/schema.sql` first.
+    pub create_schema: bool,
+}
+
+impl LoadConfig {
+    /// Builds a load configuration.
+    pub fn new(data_root: PathBuf, db: Database, create_schema: bool) -> Result<Self> {
+        if !data_root.is_dir() {
+            return Err(Error::Config {
+                what: "--data".into(),
+                problem: format!("{} is not a folder", data_root.display()),
+            });
+        }
+        Ok(Self { data_root, db, create_schema })
     }
 }
 

@@ -6,9 +6,11 @@
 
 pub mod cli;
 pub mod config;
+pub mod db;
 pub mod error;
 pub mod exit;
 pub mod expr;
+pub mod ledger_load;
 pub mod pipeline;
 pub mod reconcile;
 pub mod reports;

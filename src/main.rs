@@ -1,12 +1,11 @@
 //! The `credit-recon` binary: parse the flags, run, map the outcome to an exit code.
 
-use clap::Parser;
-use credit_recon::cli::{Cli, Command, LogFormat};
+use credit_recon::cli::{Cli, Command, LedgerCommand, LogFormat};
 use credit_recon::exit::ExitCode;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> std::process::ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::parse_args() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -20,16 +19,22 @@ fn main() -> std::process::ExitCode {
         LogFormat::Json => builder.json().init(),
     }
     let outcome = match cli.command {
-        Command::Run(args) => args.to_config().and_then(|cfg| credit_recon::pipeline::run(&cfg)),
+        Command::Run(args) => args.to_config().and_then(|cfg| credit_recon::pipeline::run(&cfg)).map(|o| {
+            if o.high_findings > 0 {
+                tracing::warn!(high_findings = o.high_findings, report_dir = %o.report_dir.display(), "high-severity findings");
+                ExitCode::HighSeverityFindings
+            } else {
+                ExitCode::Ok
+            }
+        }),
+        Command::Ledger(LedgerCommand::Load(args)) => {
+            args.to_config().and_then(|cfg| credit_recon::ledger_load::load(&cfg)).map(|_| ExitCode::Ok)
+        }
     };
     match outcome {
-        Ok(o) if o.high_findings > 0 => {
-            tracing::warn!(high_findings = o.high_findings, report_dir = %o.report_dir.display(), "high-severity findings");
-            ExitCode::HighSeverityFindings.into()
-        }
-        Ok(_) => ExitCode::Ok.into(),
+        Ok(code) => code.into(),
         Err(e) => {
-            tracing::error!(error = %e, "run failed");
+            tracing::error!(error = %e, "failed");
             eprintln!("credit-recon: {e}");
             ExitCode::for_error(&e).into()
         }

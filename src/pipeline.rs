@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use chrono::{NaiveTime, TimeZone as _, Utc};
+use chrono::Utc;
 use polars::prelude::*;
 
 use crate::expr::date_lit;
@@ -19,7 +19,7 @@ use crate::reconcile::{self, ReconcileInput, Reconciled};
 use crate::reports::{self, Check, Manifest, Stamp, file};
 use crate::rules;
 use crate::schema::{self, col};
-use crate::sources::{self, Window};
+use crate::sources::{self, Window, start_of_day};
 
 /// What a finished run tells its caller.
 #[derive(Debug, Clone)]
@@ -32,27 +32,19 @@ pub struct RunOutcome {
     pub high_findings: u64,
 }
 
-/// The UTC instant at which business date `d` starts in `tz`.
-fn start_of(d: chrono::NaiveDate, tz: chrono_tz::Tz) -> chrono::DateTime<Utc> {
-    let local = d.and_time(NaiveTime::MIN);
-    tz.from_local_datetime(&local)
-        .earliest()
-        .unwrap_or_else(|| tz.from_utc_datetime(&local))
-        .with_timezone(&Utc)
-}
-
 /// Reconciles one business date and writes its reports.
 pub fn run(cfg: &RunConfig) -> Result<RunOutcome> {
     let started = Utc::now();
     let clock = Instant::now();
     let run_id = format!("{}-{}", started.format("%Y%m%dT%H%M%S%.3fZ"), std::process::id());
     let date = cfg.date;
-    let day_end = start_of(date + chrono::Days::new(1), cfg.tz);
+    let day_end = start_of_day(date + chrono::Days::new(1), cfg.tz);
     info!(%date, tz = %cfg.tz, run_id, rules = cfg.rules.version, "run started");
 
-    // 1. Sources: every partition that can hold history up to the end of the date.
-    let inputs = info_span!("sources")
-        .in_scope(|| sources::load(&cfg.data_root, Window { usage_until: day_end.date_naive() }))?;
+    // 1. Sources: every partition that can hold history up to the end of the date; the ledger
+    //    from its files or its database.
+    let window = Window::for_date(date, cfg.tz, &cfg.rules);
+    let inputs = info_span!("sources").in_scope(|| sources::load(&cfg.data_root, &cfg.ledger, window))?;
 
     // 2. Rules: price the history (quotas and rerun basis need it), then keep the date.
     let (priced, history, cell_rejects) = info_span!("rules").in_scope(|| -> Result<_> {

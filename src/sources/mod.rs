@@ -1,16 +1,21 @@
-//! Turns a data root into typed tables of SPEC §2 plus a `rejects` table. The only stage that knows
-//! file formats and the contract's checks; everything after it sees one schema per table.
+//! Turns a data root (and, where the ledger lives in PostgreSQL, the ledger database) into typed
+//! tables of SPEC §2 plus a `rejects` table. The only stage that knows file formats, the database
+//! and the contract's checks; everything after it sees one schema per table.
 
 pub mod files;
+pub mod postgres;
 
 use std::path::Path;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone as _, Utc};
+use chrono_tz::Tz;
 use polars::prelude::*;
 
 use crate::expr::implode_lit;
 use tracing::info;
 
+use crate::config::Rules;
+use crate::db::Database;
 use crate::error::{Error, Result, StageExt};
 use crate::schema::{self, TableSpec, col, entry_type, event_type};
 pub use files::{Format, TableFile};
@@ -46,11 +51,49 @@ pub struct Table {
     pub files: Vec<InputFile>,
 }
 
-/// Which partitions of the partitioned tables a run reads.
+/// Where the credit ledger is read from.
+#[derive(Debug, Clone, Default)]
+pub enum LedgerSource {
+    /// The data root's `ledger/date=D/entries.*` files, every partition.
+    #[default]
+    Files,
+    /// The `ledger_entries` table of a PostgreSQL database: only the entries the date needs
+    /// (see [`Window::ledger_from`]), streamed with `COPY ... TO STDOUT`.
+    Postgres(Box<Database>),
+}
+
+/// Which partitions of the partitioned tables (and which rows of the ledger database) a run reads.
 #[derive(Debug, Clone, Copy)]
 pub struct Window {
     /// Usage partitions up to and including this UTC date (events after it are not needed).
     pub usage_until: NaiveDate,
+    /// The database ledger's bound: entries posted at or after it, the refunds of its charges and,
+    /// per account, the last entry before it are all the run needs (see `sql/README.md`). The
+    /// ledger files are read whole.
+    pub ledger_from: DateTime<Utc>,
+}
+
+impl Window {
+    /// The window of business date `date` in `tz`: usage up to the UTC date in which the business
+    /// date ends; ledger from the start of the date less the refund window (an ACCIDENTAL_UPLOAD
+    /// on the date looks back that far to the upload and its charge) less one day (a charge
+    /// posted up to a day before its event, as clocks differ).
+    pub fn for_date(date: NaiveDate, tz: Tz, rules: &Rules) -> Self {
+        let day_end = start_of_day(date + chrono::Days::new(1), tz);
+        let ledger_from = start_of_day(date, tz)
+            - chrono::Duration::hours(rules.reconciliation.refund_window_hours)
+            - chrono::Duration::days(1);
+        Self { usage_until: day_end.date_naive(), ledger_from }
+    }
+}
+
+/// The UTC instant at which business date `d` starts in `tz`.
+pub fn start_of_day(d: NaiveDate, tz: Tz) -> DateTime<Utc> {
+    let local = d.and_time(NaiveTime::MIN);
+    tz.from_local_datetime(&local)
+        .earliest()
+        .unwrap_or_else(|| tz.from_utc_datetime(&local))
+        .with_timezone(&Utc)
 }
 
 /// Every input of a run.
@@ -88,8 +131,8 @@ impl Inputs {
     }
 }
 
-/// Reads every table of the data root that the run of `window` needs.
-pub fn load(root: &Path, window: Window) -> Result<Inputs> {
+/// Reads every table of the data root that the run of `window` needs, the ledger from `ledger`.
+pub fn load(root: &Path, ledger: &LedgerSource, window: Window) -> Result<Inputs> {
     let all = |_: NaiveDate| true;
     let usage = |d: NaiveDate| d <= window.usage_until;
     let plans = read_table(root, &schema::PLANS, &all, plan_checks(), true)?;
@@ -97,7 +140,10 @@ pub fn load(root: &Path, window: Window) -> Result<Inputs> {
     let projects = read_table(root, &schema::PROJECTS, &all, vec![], true)?;
     let events = read_table(root, &schema::EVENTS, &usage, event_checks(), true)?;
     let cells = read_table(root, &schema::CELLS, &usage, vec![], false)?;
-    let entries = read_table(root, &schema::ENTRIES, &all, entry_checks(), false)?;
+    let entries = match ledger {
+        LedgerSource::Files => read_table(root, &schema::ENTRIES, &all, entry_checks(), false)?,
+        LedgerSource::Postgres(db) => postgres::read_entries(db, window.ledger_from, entry_checks())?,
+    };
     let mut inputs = Inputs { plans, accounts, projects, events, cells, entries };
     check_references(&mut inputs)?;
     Ok(inputs)
@@ -174,6 +220,13 @@ fn entry_checks() -> Vec<Expr> {
             "amount: a refund, purchase or grant must be above 0",
         ),
     ]
+}
+
+/// The data root's ledger files as `credit-recon ledger load` stores them: every row the
+/// database can hold (the checks of the reader: ids, enumerations, timestamps, amounts), the sign
+/// rule of SPEC §4 left to the run that reads them back, as it is for a ledger file.
+pub fn read_ledger_files(root: &Path) -> Result<Table> {
+    read_table(root, &schema::ENTRIES, &|_| true, vec![], false)
 }
 
 /// Reads all files of one table under the data root, checks every row and splits valid rows
