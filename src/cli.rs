@@ -106,6 +106,10 @@ pub struct RunArgs {
     /// Read the ledger from this PostgreSQL database instead of the data root's ledger files.
     #[arg(long, env = "CREDIT_RECON_LEDGER", hide_env_values = true, value_name = "URL", long_help = LEDGER_HELP)]
     pub ledger: Option<String>,
+    /// After the reports are written, upsert the run's findings into recon_findings of the
+    /// --ledger database (one transaction; a rerun replaces the date's findings).
+    #[arg(long)]
+    pub write_findings: bool,
     /// Whether `--ledger` was typed on the command line (set by [`Cli::parse_from_args`]).
     #[arg(skip)]
     pub ledger_on_command_line: bool,
@@ -123,8 +127,8 @@ impl RunArgs {
                 |v| std::env::var(v).ok(),
             )?)),
         };
-        Ok(RunConfig::new(self.data.clone(), self.out.clone(), self.date, &self.tz, self.rules.as_deref())?
-            .with_ledger(ledger))
+        RunConfig::new(self.data.clone(), self.out.clone(), self.date, &self.tz, self.rules.as_deref())?
+            .with_ledger(ledger, self.write_findings)
     }
 }
 

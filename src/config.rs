@@ -146,6 +146,8 @@ pub struct RunConfig {
     pub rules_sha256: String,
     /// Where the ledger is read from (the data root's files unless `--ledger` names a database).
     pub ledger: LedgerSource,
+    /// Whether to upsert the run's findings into `recon_findings` of the ledger database.
+    pub write_findings: bool,
 }
 
 impl RunConfig {
@@ -181,13 +183,24 @@ impl RunConfig {
             rules_origin: origin,
             rules_sha256: crate::reports::manifest::sha256_hex(text.as_bytes()),
             ledger: LedgerSource::Files,
+            write_findings: false,
         })
     }
 
-    /// Reads the ledger from `ledger`.
-    pub fn with_ledger(mut self, ledger: LedgerSource) -> Self {
+    /// Reads the ledger from `ledger`; with `write_findings`, writes the run's findings back to
+    /// the same database, which needs the ledger to be a database.
+    pub fn with_ledger(mut self, ledger: LedgerSource, write_findings: bool) -> Result<Self> {
+        if write_findings && matches!(ledger, LedgerSource::Files) {
+            return Err(Error::Config {
+                what: "--write-findings".into(),
+                problem: "findings are written to the ledger's PostgreSQL database: give --ledger \
+                          postgres://... (or CREDIT_RECON_LEDGER) as well"
+                    .into(),
+            });
+        }
         self.ledger = ledger;
-        self
+        self.write_findings = write_findings;
+        Ok(self)
     }
 }
 

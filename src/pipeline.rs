@@ -19,7 +19,7 @@ use crate::reconcile::{self, ReconcileInput, Reconciled};
 use crate::reports::{self, Check, Manifest, Stamp, file};
 use crate::rules;
 use crate::schema::{self, col};
-use crate::sources::{self, Window, start_of_day};
+use crate::sources::{self, LedgerSource, Window, start_of_day};
 
 /// What a finished run tells its caller.
 #[derive(Debug, Clone)]
@@ -115,7 +115,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutcome> {
     let mut staging = reports::Staging::new(reports::date_dir(&cfg.report_root, date), stamp)?;
     let mut out = out;
     let mut rejects = rejects;
-    let _span = info_span!("reports").entered();
+    let reports_span = info_span!("reports").entered();
     staging.write_parquet(file::EXPECTED_CHARGES, &mut out.expected, Some(&rules::expected_schema()))?;
     staging.write_parquet(
         file::RECONCILIATION,
@@ -154,6 +154,25 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutcome> {
     )?;
     let high_findings = manifest.findings_by_severity.get("high").copied().unwrap_or(0);
     let report_dir = staging.commit(&manifest)?;
+    drop(reports_span);
+
+    // 5. With --write-findings, the findings go to the ledger database too, once the reports are in place.
+    if let (true, LedgerSource::Postgres(db)) = (cfg.write_findings, &cfg.ledger) {
+        info_span!("findings")
+            .in_scope(|| {
+                reports::findings_db::write_findings(db, &out.findings, date, &run_id, &cfg.rules.version)
+            })
+            .map_err(|e| match e {
+                Error::Database { database, doing, source } => Error::Database {
+                    database,
+                    doing: format!(
+                        "{doing} (the reports of {date} are written; rerun to write the findings)"
+                    ),
+                    source,
+                },
+                other => other,
+            })?;
+    }
     info!(
         report_dir = %report_dir.display(),
         findings = out.findings.height(),
