@@ -118,7 +118,9 @@ impl Database {
     /// A database error of this database while `doing` something: the server's answer, a lost
     /// connection, or a failure while streaming to or from it.
     pub fn error(&self, doing: &str, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Error {
-        Error::Database { database: self.shown.clone(), doing: doing.to_string(), source: source.into() }
+        let source = source.into();
+        let cause = cause_chain(source.as_ref());
+        Error::Database { database: self.shown.clone(), doing: doing.to_string(), cause, source }
     }
 
     /// The name of a table of this database as reports and the manifest show it:
@@ -140,6 +142,21 @@ pub fn table_schema(
         &[&table],
     )?;
     row.map(|r| r.try_get(0)).transpose()
+}
+
+/// An error and its causes as one line ("error communicating with the server: unexpected end of
+/// file"), each cause once.
+fn cause_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line = format!("{line}: {text}");
+        }
+        next = cause.source();
+    }
+    line
 }
 
 /// The cause of an error about a table that is not on the search path.

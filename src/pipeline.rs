@@ -163,11 +163,12 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutcome> {
                 reports::findings_db::write_findings(db, &out.findings, date, &run_id, &cfg.rules.version)
             })
             .map_err(|e| match e {
-                Error::Database { database, doing, source } => Error::Database {
+                Error::Database { database, doing, cause, source } => Error::Database {
                     database,
                     doing: format!(
                         "{doing} (the reports of {date} are written; rerun to write the findings)"
                     ),
+                    cause,
                     source,
                 },
                 other => other,
