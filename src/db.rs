@@ -104,12 +104,6 @@ impl Database {
         Ok(Self { config, shown })
     }
 
-    /// The database from the environment: the URL and the password in their variables, as a
-    /// test or a tool would give them.
-    pub fn from_env_url(flag: &str, url: &str) -> Result<Self> {
-        Self::from_url(flag, url, false, |v| std::env::var(v).ok())
-    }
-
     /// Connects, naming `doing` (what the connection is for) in the error.
     pub fn connect(&self, doing: &str) -> Result<Client> {
         self.config.connect(NoTls).map_err(|e| self.error(&format!("connecting for {doing}"), e))
