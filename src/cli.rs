@@ -1,17 +1,21 @@
-//! The command line: flags parsed by clap, then validated once into a [`RunConfig`] and the
-//! mail [`Settings`].
+//! The command line: flags parsed by clap, then validated once into a [`RunConfig`] with its
+//! dates and mail [`Settings`] (or a [`LoadConfig`] for `ledger load`).
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
-use crate::config::RunConfig;
+use crate::config::{LoadConfig, RunConfig};
+use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::job::JobFile;
 use crate::nightly;
 use crate::notify::config::PASSWORD_ENV;
 use crate::notify::{MailConfig, Overrides, Settings};
+use crate::sources::LedgerSource;
 
 /// credit-recon: recompute what every project should have been charged, reconcile it with the
 /// credit ledger, and report discrepancies and refund candidates.
@@ -35,12 +39,55 @@ pub enum LogFormat {
     Json,
 }
 
+impl Cli {
+    /// Parses the process's arguments, as [`Cli::parse_from_args`].
+    pub fn parse_args() -> std::result::Result<Self, clap::Error> {
+        Self::parse_from_args(std::env::args_os())
+    }
+
+    /// Parses `args` and notes whether `--ledger` was typed on the command line rather than
+    /// taken from the environment: only the environment may carry a password.
+    pub fn parse_from_args<I, T>(args: I) -> std::result::Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let matches = Self::command().try_get_matches_from(args)?;
+        let mut cli = Self::from_arg_matches(&matches)?;
+        let typed = |m: &ArgMatches| m.value_source("ledger") == Some(ValueSource::CommandLine);
+        match (&mut cli.command, matches.subcommand()) {
+            (Command::Run(args), Some((_, m))) => args.ledger_on_command_line = typed(m),
+            (Command::Ledger(LedgerCommand::Load(args)), Some((_, m))) => {
+                args.ledger_on_command_line = m.subcommand().is_some_and(|(_, m)| typed(m));
+            }
+            _ => {}
+        }
+        Ok(cli)
+    }
+}
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Reconcile one business date and write its reports.
     Run(RunArgs),
+    /// Work with the credit ledger in PostgreSQL.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
 }
+
+/// `credit-recon ledger ...`.
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Load a data root's ledger files into the PostgreSQL ledger (upsert by entry_id, one
+    /// transaction).
+    Load(LoadArgs),
+}
+
+/// Help shared by every `--ledger`.
+const LEDGER_HELP: &str = "PostgreSQL ledger, postgres://user@host:5432/database (add \
+    ?options=-c%20search_path%3Dschema for another schema). Never put the password in it on the \
+    command line: it comes from CREDIT_RECON_LEDGER_PASSWORD or PGPASSWORD";
 
 /// `credit-recon run`.
 #[derive(Debug, Args)]
@@ -77,6 +124,17 @@ pub struct RunArgs {
     /// Price from the whole history instead of the previous night's state (and write it afresh).
     #[arg(long)]
     pub rebuild_state: bool,
+    /// Read the ledger from this PostgreSQL database instead of the data root's ledger files
+    /// (default: the job's `[ledger] url`).
+    #[arg(long, env = "CREDIT_RECON_LEDGER", hide_env_values = true, value_name = "URL", long_help = LEDGER_HELP)]
+    pub ledger: Option<String>,
+    /// After the reports are written, upsert the run's findings into recon_findings of the
+    /// ledger database (one transaction; a rerun replaces the date's findings).
+    #[arg(long)]
+    pub write_findings: bool,
+    /// Whether `--ledger` was typed on the command line (set by [`Cli::parse_from_args`]).
+    #[arg(skip)]
+    pub ledger_on_command_line: bool,
     /// Mail sent once the reports are written.
     #[command(flatten)]
     pub mail: MailArgs,
@@ -180,6 +238,22 @@ impl RunArgs {
             config.state_root = Some(root);
         }
         config.rebuild_state = self.rebuild_state;
+        // A URL from the command line or the job file must not carry a password: it would be
+        // visible in the process list or the file. The environment supplies it.
+        let ledger = match (&self.ledger, job.as_ref().and_then(|j| j.ledger.as_ref())) {
+            (Some(url), _) => Some(("--ledger", url.clone(), self.ledger_on_command_line)),
+            (None, Some(l)) => Some(("the job's [ledger] url", l.url.clone(), true)),
+            (None, None) => None,
+        };
+        let ledger = match ledger {
+            None => LedgerSource::Files,
+            Some((what, url, typed)) => {
+                LedgerSource::Postgres(Box::new(Database::from_url(what, &url, typed, |v| {
+                    std::env::var(v).ok()
+                })?))
+            }
+        };
+        let config = config.with_ledger(ledger, self.write_findings)?;
         let mail = self.mail.to_settings(&config.report_root, job.as_ref().and_then(|j| j.mail.clone()))?;
         Ok(Invocation { config, dates: nightly::plan(first, last, lookback), mail })
     }
@@ -208,5 +282,62 @@ impl MailArgs {
         };
         let password = std::env::var(PASSWORD_ENV).ok().filter(|p| !p.is_empty());
         Settings::new(config, overrides, report_root, password)
+    }
+}
+/// `credit-recon ledger load`.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Data root whose ledger/date=D/entries.* files are loaded.
+    #[arg(long, env = "CREDIT_RECON_DATA")]
+    pub data: PathBuf,
+    /// The PostgreSQL ledger to load into.
+    #[arg(long, env = "CREDIT_RECON_LEDGER", hide_env_values = true, value_name = "URL", long_help = LEDGER_HELP)]
+    pub ledger: String,
+    /// Create the tables and indexes of sql/schema.sql first, where they do not exist yet.
+    #[arg(long)]
+    pub create_schema: bool,
+    /// Whether `--ledger` was typed on the command line (set by [`Cli::parse_from_args`]).
+    #[arg(skip)]
+    pub ledger_on_command_line: bool,
+}
+
+impl LoadArgs {
+    /// Validates the flags into a load configuration.
+    pub fn to_config(&self) -> Result<LoadConfig> {
+        let db = Database::from_url("--ledger", &self.ledger, self.ledger_on_command_line, |v| {
+            std::env::var(v).ok()
+        })?;
+        LoadConfig::new(self.data.clone(), db, self.create_schema)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+
+    #[test]
+    fn a_password_typed_on_the_command_line_is_refused_but_one_from_the_environment_is_not() {
+        let url = "postgres://recon:s3cret@db:5432/ledger";
+        let cli =
+            Cli::parse_from_args(["credit-recon", "ledger", "load", "--data", ".", "--ledger", url]).unwrap();
+        let Command::Ledger(LedgerCommand::Load(args)) = cli.command else { panic!("not a load") };
+        assert!(args.ledger_on_command_line);
+        let err = args.to_config().unwrap_err();
+        assert!(matches!(err, Error::Config { .. }) && !err.to_string().contains("s3cret"), "{err}");
+
+        let cli = Cli::parse_from_args([
+            "credit-recon",
+            "run",
+            "--data",
+            ".",
+            "--out",
+            "o",
+            "--date",
+            "2026-11-02",
+        ])
+        .unwrap();
+        let Command::Run(args) = cli.command else { panic!("not a run") };
+        assert!(!args.ledger_on_command_line);
     }
 }

@@ -8,7 +8,9 @@ use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
+use crate::db::Database;
 use crate::error::{Error, Result};
+use crate::sources::LedgerSource;
 
 /// The rules file shipped with this version of the tool, used where `--rules` is not given.
 pub const DEFAULT_RULES: &str = include_str!("../jobs/rules/2026-11.toml");
@@ -146,6 +148,10 @@ pub struct RunConfig {
     pub state_root: Option<PathBuf>,
     /// Ignore the previous state and price from the whole history (the state is written afresh).
     pub rebuild_state: bool,
+    /// Where the ledger is read from (the data root's files unless `--ledger` names a database).
+    pub ledger: LedgerSource,
+    /// Whether to upsert the run's findings into `recon_findings` of the ledger database.
+    pub write_findings: bool,
 }
 
 impl RunConfig {
@@ -182,7 +188,49 @@ impl RunConfig {
             rules_sha256: crate::reports::manifest::sha256_hex(text.as_bytes()),
             state_root: Some(report_root.join("_state")),
             rebuild_state: false,
+            ledger: LedgerSource::Files,
+            write_findings: false,
         })
+    }
+
+    /// Reads the ledger from `ledger`; with `write_findings`, writes the run's findings back to
+    /// the same database, which needs the ledger to be a database.
+    pub fn with_ledger(mut self, ledger: LedgerSource, write_findings: bool) -> Result<Self> {
+        if write_findings && matches!(ledger, LedgerSource::Files) {
+            return Err(Error::Config {
+                what: "--write-findings".into(),
+                problem: "findings are written to the ledger's PostgreSQL database: give --ledger \
+                          postgres://... (or CREDIT_RECON_LEDGER) as well"
+                    .into(),
+            });
+        }
+        self.ledger = ledger;
+        self.write_findings = write_findings;
+        Ok(self)
+    }
+}
+
+/// Everything `credit-recon ledger load` needs, validated.
+#[derive(Debug, Clone)]
+pub struct LoadConfig {
+    /// The data root whose ledger files are loaded.
+    pub data_root: PathBuf,
+    /// The ledger database.
+    pub db: Database,
+    /// Whether to create the tables of `sql/schema.sql` first.
+    pub create_schema: bool,
+}
+
+impl LoadConfig {
+    /// Builds a load configuration.
+    pub fn new(data_root: PathBuf, db: Database, create_schema: bool) -> Result<Self> {
+        if !data_root.is_dir() {
+            return Err(Error::Config {
+                what: "--data".into(),
+                problem: format!("{} is not a folder", data_root.display()),
+            });
+        }
+        Ok(Self { data_root, db, create_schema })
     }
 }
 

@@ -55,6 +55,19 @@ pub enum Error {
         /// The cause.
         source: polars::error::PolarsError,
     },
+    /// The PostgreSQL database failed (connect, query, lost connection): the run stops before it
+    /// writes a report.
+    #[error("database error on {database} while {doing}: {cause}")]
+    Database {
+        /// The database, without its password.
+        database: String,
+        /// What was being done.
+        doing: String,
+        /// The cause and its own causes, as one line.
+        cause: String,
+        /// The cause.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A conservation check of the run failed: the reports would lose or invent rows.
     #[error("conservation check failed for {date}: {check}")]
     Conservation {

@@ -27,6 +27,16 @@ pub struct JobFile {
     pub state_root: Option<PathBuf>,
     /// Mail settings (README "Mail").
     pub mail: Option<crate::notify::MailConfig>,
+    /// The PostgreSQL ledger (README "PostgreSQL ledger"); the data root's files where absent.
+    pub ledger: Option<JobLedger>,
+}
+
+/// The `[ledger]` table of a job file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobLedger {
+    /// `postgres://user@host:port/database`, without password (it comes from the environment).
+    pub url: String,
 }
 
 fn utc() -> String {

@@ -6,10 +6,12 @@
 
 pub mod cli;
 pub mod config;
+pub mod db;
 pub mod error;
 pub mod exit;
 pub mod expr;
 pub mod job;
+pub mod ledger_load;
 pub mod nightly;
 pub mod notify;
 pub mod pipeline;

@@ -1,13 +1,12 @@
 //! The `credit-recon` binary: parse the flags, run, mail the results, map the outcome to an exit code.
 
-use clap::Parser;
-use credit_recon::cli::{Cli, Command, LogFormat, RunArgs};
+use credit_recon::cli::{Cli, Command, LedgerCommand, LogFormat, RunArgs};
 use credit_recon::exit::ExitCode;
 use credit_recon::nightly::{self, Lock, LockError};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> std::process::ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::parse_args() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -22,6 +21,12 @@ fn main() -> std::process::ExitCode {
     }
     match cli.command {
         Command::Run(args) => run(&args),
+        Command::Ledger(LedgerCommand::Load(args)) => {
+            match args.to_config().and_then(|cfg| credit_recon::ledger_load::load(&cfg)) {
+                Ok(_) => ExitCode::Ok.into(),
+                Err(e) => fail(&e),
+            }
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use chrono::{NaiveTime, TimeZone as _, Utc};
+use chrono::Utc;
 use polars::prelude::*;
 
 use crate::expr::date_lit;
@@ -19,7 +19,7 @@ use crate::reconcile::{self, ReconcileInput, Reconciled};
 use crate::reports::{self, Check, Manifest, Stamp, file};
 use crate::rules;
 use crate::schema::{self, col};
-use crate::sources::{self, Window};
+use crate::sources::{self, LedgerSource, Window, start_of_day};
 use crate::state;
 
 /// What a finished run tells its caller.
@@ -35,25 +35,16 @@ pub struct RunOutcome {
     pub accounts: DataFrame,
 }
 
-/// The UTC instant at which business date `d` starts in `tz`.
-pub fn start_of(d: chrono::NaiveDate, tz: chrono_tz::Tz) -> chrono::DateTime<Utc> {
-    let local = d.and_time(NaiveTime::MIN);
-    tz.from_local_datetime(&local)
-        .earliest()
-        .unwrap_or_else(|| tz.from_utc_datetime(&local))
-        .with_timezone(&Utc)
-}
-
 /// Reconciles one business date and writes its reports.
 pub fn run(cfg: &RunConfig) -> Result<RunOutcome> {
     let started = Utc::now();
     let clock = Instant::now();
     let run_id = format!("{}-{}", started.format("%Y%m%dT%H%M%S%.3fZ"), std::process::id());
     let date = cfg.date;
-    let day_end = start_of(date + chrono::Days::new(1), cfg.tz);
+    let day_end = start_of_day(date + chrono::Days::new(1), cfg.tz);
     info!(%date, tz = %cfg.tz, run_id, rules = cfg.rules.version, "run started");
 
-    let day_start = start_of(date, cfg.tz);
+    let day_start = start_of_day(date, cfg.tz);
 
     // 0. State: the previous night's, if it is there and still matches the inputs.
     let previous = match &cfg.state_root {
@@ -64,7 +55,11 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutcome> {
     };
 
     // 1. Sources: with the state, the date's partitions (and the ledger of the refund window);
-    //    without it, every partition that can hold history up to the end of the date.
+    //    without it, every partition that can hold history up to the end of the date. The ledger
+    //    from its files or its database (bounded: see sql/README.md).
+    let ledger_since = day_start
+        - chrono::Duration::hours(cfg.rules.reconciliation.refund_window_hours)
+        - chrono::Duration::days(1);
     let window = match previous {
         Some(_) => Window {
             usage_from: Some(day_start.date_naive()),
@@ -73,10 +68,13 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutcome> {
                 (day_start - chrono::Duration::hours(cfg.rules.reconciliation.refund_window_hours + 24))
                     .date_naive(),
             ),
+            ledger_since,
         },
-        None => Window { usage_from: None, usage_until: day_end.date_naive(), ledger_from: None },
+        None => {
+            Window { usage_from: None, usage_until: day_end.date_naive(), ledger_from: None, ledger_since }
+        }
     };
-    let inputs = info_span!("sources").in_scope(|| sources::load(&cfg.data_root, window))?;
+    let inputs = info_span!("sources").in_scope(|| sources::load(&cfg.data_root, &cfg.ledger, window))?;
 
     // 2. Rules: price the history (quotas and rerun basis need it), then keep the date.
     let (priced, history, cell_rejects) = info_span!("rules").in_scope(|| -> Result<_> {
@@ -177,7 +175,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutcome> {
     let mut staging = reports::Staging::new(reports::date_dir(&cfg.report_root, date), stamp)?;
     let mut out = out;
     let mut rejects = rejects;
-    let _span = info_span!("reports").entered();
+    let reports_span = info_span!("reports").entered();
     staging.write_parquet(file::EXPECTED_CHARGES, &mut out.expected, Some(&rules::expected_schema()))?;
     staging.write_parquet(
         file::RECONCILIATION,
@@ -235,9 +233,29 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutcome> {
         None => None,
     };
     let report_dir = staging.commit(&manifest)?;
+    drop(reports_span);
     if let (Some(root), Some(mut next)) = (&cfg.state_root, next_state) {
         let path = state::save(root, &mut next)?;
         info!(path = %path.display(), uploads = next.uploads.height(), "saved state");
+    }
+
+    // 5. With --write-findings, the findings go to the ledger database too, once the reports are in place.
+    if let (true, LedgerSource::Postgres(db)) = (cfg.write_findings, &cfg.ledger) {
+        info_span!("findings")
+            .in_scope(|| {
+                reports::findings_db::write_findings(db, &out.findings, date, &run_id, &cfg.rules.version)
+            })
+            .map_err(|e| match e {
+                Error::Database { database, doing, cause, source } => Error::Database {
+                    database,
+                    doing: format!(
+                        "{doing} (the reports of {date} are written; rerun to write the findings)"
+                    ),
+                    cause,
+                    source,
+                },
+                other => other,
+            })?;
     }
     info!(
         report_dir = %report_dir.display(),
@@ -256,7 +274,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutcome> {
 /// What the state closing `date` must have been computed from to be used.
 fn state_meta(cfg: &RunConfig, date: chrono::NaiveDate) -> Result<state::Meta> {
     // The usage partitions whose UTC day is over when the business date ends.
-    let last_complete = start_of(date + chrono::Days::new(1), cfg.tz).date_naive() - chrono::Days::new(1);
+    let last_complete = start_of_day(date + chrono::Days::new(1), cfg.tz).date_naive() - chrono::Days::new(1);
     Ok(state::Meta {
         date,
         time_zone: cfg.tz.to_string(),

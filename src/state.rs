@@ -333,7 +333,7 @@ pub fn snapshot(
         .sort([col::ACCOUNT_ID], SortMultipleOptions::default())
         .collect()
         .stage("state")?;
-    let day_end = crate::pipeline::start_of(
+    let day_end = crate::sources::start_of_day(
         meta.date + chrono::Days::new(1),
         meta.time_zone.parse().unwrap_or(chrono_tz::UTC),
     );

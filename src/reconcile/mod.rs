@@ -188,6 +188,12 @@ pub fn reconcile(input: &ReconcileInput, rules: &Rules) -> Result<Reconciled> {
     )
     .stage("matching")?
     .with_column(date_lit(date).alias(col::BUSINESS_DATE))
+    // One order whatever the order of the inputs (ledger files or a database stream): by event,
+    // then entry; an entry appears once, an event without an entry once.
+    .sort(
+        [col::EVENT_ID, col::ENTRY_ID],
+        SortMultipleOptions::default().with_nulls_last(true).with_maintain_order(true),
+    )
     .collect()
     .stage("matching")?;
 

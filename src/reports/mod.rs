@@ -1,6 +1,7 @@
 //! Writes the reports of one business date (SPEC §5) into a temporary folder and moves it into
 //! place, so that a date's reports are all the new ones or all the old ones, never a mix.
 
+pub mod findings_db;
 pub mod manifest;
 
 use std::fs;

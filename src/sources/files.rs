@@ -42,6 +42,19 @@ pub struct TableFile {
     pub format: Format,
     /// The `date=` partition it lies in, if any.
     pub partition: Option<NaiveDate>,
+    /// How the rejects report and the manifest name it: the path relative to the data root, or
+    /// for rows extracted from a database, the table (`postgres://user@host:port/db#schema.table`).
+    pub shown_as: String,
+    /// What an error about its content names: the file, or the database table it came from.
+    pub origin: PathBuf,
+}
+
+impl TableFile {
+    /// A file of the data root.
+    pub fn in_data_root(root: &Path, path: PathBuf, format: Format, partition: Option<NaiveDate>) -> Self {
+        let shown_as = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().to_string();
+        Self { origin: path.clone(), path, format, partition, shown_as }
+    }
 }
 
 /// Lists the files of `table` under `root`, in a stable order. `keep` prunes partitions by date.
@@ -52,11 +65,11 @@ pub fn discover(root: &Path, table: &TableSpec, keep: &dyn Fn(NaiveDate) -> bool
         for dir in sorted_entries(&area)? {
             let Some(date) = partition_date(&dir) else { continue };
             if dir.is_dir() && keep(date) {
-                files.extend(table_files_in(&dir, table.name, Some(date))?);
+                files.extend(table_files_in(root, &dir, table.name, Some(date))?);
             }
         }
     } else {
-        files = table_files_in(&area, table.name, None)?;
+        files = table_files_in(root, &area, table.name, None)?;
     }
     Ok(files)
 }
@@ -83,7 +96,12 @@ fn is_hidden(path: &Path) -> bool {
 }
 
 /// `name.EXT`, `name.*.EXT` and every data file in a folder `name/`.
-fn table_files_in(dir: &Path, name: &str, partition: Option<NaiveDate>) -> Result<Vec<TableFile>> {
+fn table_files_in(
+    root: &Path,
+    dir: &Path,
+    name: &str,
+    partition: Option<NaiveDate>,
+) -> Result<Vec<TableFile>> {
     let mut files = Vec::new();
     for path in sorted_entries(dir)? {
         if is_hidden(&path) {
@@ -96,14 +114,14 @@ fn table_files_in(dir: &Path, name: &str, partition: Option<NaiveDate>) -> Resul
                     && !is_hidden(&inner)
                     && let Some(format) = Format::from_path(&inner)
                 {
-                    files.push(TableFile { path: inner, format, partition });
+                    files.push(TableFile::in_data_root(root, inner, format, partition));
                 }
             }
         } else if path.is_file()
             && (file_name.split('.').next() == Some(name))
             && let Some(format) = Format::from_path(&path)
         {
-            files.push(TableFile { path, format, partition });
+            files.push(TableFile::in_data_root(root, path, format, partition));
         }
     }
     Ok(files)
@@ -113,10 +131,11 @@ fn table_files_in(dir: &Path, name: &str, partition: Option<NaiveDate>) -> Resul
 pub const REJECT_REASON: &str = "_reason";
 
 /// Reads one file as a lazy frame with the table's typed columns, `_file`, `_row` (1-based row
-/// number within the file) and `_reason` (why the row breaks the contract, or null).
-pub fn read_file(file: &TableFile, table: &TableSpec, shown_as: &str) -> Result<LazyFrame> {
+/// number within the file) and `_reason` (why the row breaks the contract, or null). `_file` is
+/// the file's [`TableFile::shown_as`].
+pub fn read_file(file: &TableFile, table: &TableSpec) -> Result<LazyFrame> {
     let path_str = file.path.to_string_lossy().to_string();
-    let read_err = |source| Error::Read { file: file.path.clone(), source };
+    let read_err = |source| Error::Read { file: file.origin.clone(), source };
     let is_empty = std::fs::metadata(&file.path).map_err(|e| Error::io(&file.path, e))?.len() == 0;
     let row_index = Some(RowIndex { name: col::SRC_ROW.into(), offset: 1 });
     let raw: LazyFrame = if is_empty {
@@ -154,12 +173,12 @@ pub fn read_file(file: &TableFile, table: &TableSpec, shown_as: &str) -> Result<
     for spec in table.columns {
         let Some(src) = found.get(spec.name) else {
             return Err(Error::Schema {
-                file: file.path.clone(),
+                file: file.origin.clone(),
                 column: spec.name.to_string(),
                 problem: format!("missing (the table {} needs it)", table.name),
             });
         };
-        let (value, parse_failed) = convert(spec, src, &file.path)?;
+        let (value, parse_failed) = convert(spec, src, &file.origin)?;
         let present = col(spec.name).is_not_null();
         if let Some(failed) = parse_failed {
             let shown = match src {
@@ -209,7 +228,7 @@ pub fn read_file(file: &TableFile, table: &TableSpec, shown_as: &str) -> Result<
         }
         typed.push(value.alias(spec.name));
     }
-    typed.push(lit(shown_as.to_string()).alias(col::SRC_FILE));
+    typed.push(lit(file.shown_as.clone()).alias(col::SRC_FILE));
     typed.push(col(col::SRC_ROW).cast(DataType::Int64));
     typed.push(reason_of(problems).alias(REJECT_REASON));
     Ok(raw.select(typed))

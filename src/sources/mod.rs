@@ -1,16 +1,20 @@
-//! Turns a data root into typed tables of SPEC §2 plus a `rejects` table. The only stage that knows
-//! file formats and the contract's checks; everything after it sees one schema per table.
+//! Turns a data root (and, where the ledger lives in PostgreSQL, the ledger database) into typed
+//! tables of SPEC §2 plus a `rejects` table. The only stage that knows file formats, the database
+//! and the contract's checks; everything after it sees one schema per table.
 
 pub mod files;
+pub mod postgres;
 
 use std::path::Path;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone as _, Utc};
+use chrono_tz::Tz;
 use polars::prelude::*;
 
 use crate::expr::implode_lit;
 use tracing::info;
 
+use crate::db::Database;
 use crate::error::{Error, Result, StageExt};
 use crate::schema::{self, TableSpec, col, entry_type, event_type};
 pub use files::{Format, TableFile};
@@ -48,7 +52,18 @@ pub struct Table {
     pub files: Vec<InputFile>,
 }
 
-/// Which partitions of the partitioned tables a run reads.
+/// Where the credit ledger is read from.
+#[derive(Debug, Clone, Default)]
+pub enum LedgerSource {
+    /// The data root's `ledger/date=D/entries.*` files, every partition.
+    #[default]
+    Files,
+    /// The `ledger_entries` table of a PostgreSQL database: only the entries the date needs
+    /// (see [`Window::ledger_from`]), streamed with `COPY ... TO STDOUT`.
+    Postgres(Box<Database>),
+}
+
+/// Which partitions of the partitioned tables (and which rows of the ledger database) a run reads.
 #[derive(Debug, Clone, Copy)]
 pub struct Window {
     /// Usage partitions from this UTC date on (None: all history).
@@ -57,6 +72,19 @@ pub struct Window {
     pub usage_until: NaiveDate,
     /// Ledger partitions from this UTC date on (None: the whole ledger).
     pub ledger_from: Option<NaiveDate>,
+    /// The database ledger's bound: entries posted at or after it, the refunds of its charges and,
+    /// per account, the last entry before it are all the run needs (see `sql/README.md`). Ledger
+    /// files are pruned by `ledger_from` instead.
+    pub ledger_since: DateTime<Utc>,
+}
+
+/// The UTC instant at which business date `d` starts in `tz`.
+pub fn start_of_day(d: NaiveDate, tz: Tz) -> DateTime<Utc> {
+    let local = d.and_time(NaiveTime::MIN);
+    tz.from_local_datetime(&local)
+        .earliest()
+        .unwrap_or_else(|| tz.from_utc_datetime(&local))
+        .with_timezone(&Utc)
 }
 
 /// Every input of a run.
@@ -102,17 +130,20 @@ impl Inputs {
     }
 }
 
-/// Reads every table of the data root that the run of `window` needs.
-pub fn load(root: &Path, window: Window) -> Result<Inputs> {
+/// Reads every table of the data root that the run of `window` needs, the ledger from `ledger`.
+pub fn load(root: &Path, ledger: &LedgerSource, window: Window) -> Result<Inputs> {
     let all = |_: NaiveDate| true;
     let usage = |d: NaiveDate| d <= window.usage_until && window.usage_from.is_none_or(|f| d >= f);
-    let ledger = |d: NaiveDate| window.ledger_from.is_none_or(|f| d >= f);
+    let ledger_partition = |d: NaiveDate| window.ledger_from.is_none_or(|f| d >= f);
     let plans = read_table(root, &schema::PLANS, &all, plan_checks(), true)?;
     let accounts = read_table(root, &schema::ACCOUNTS, &all, vec![], true)?;
     let projects = read_table(root, &schema::PROJECTS, &all, vec![], true)?;
     let events = read_table(root, &schema::EVENTS, &usage, event_checks(), true)?;
     let cells = read_table(root, &schema::CELLS, &usage, vec![], false)?;
-    let entries = read_table(root, &schema::ENTRIES, &ledger, entry_checks(), true)?;
+    let entries = match ledger {
+        LedgerSource::Files => read_table(root, &schema::ENTRIES, &ledger_partition, entry_checks(), true)?,
+        LedgerSource::Postgres(db) => postgres::read_entries(db, window.ledger_since, entry_checks())?,
+    };
     let mut inputs = Inputs { plans, accounts, projects, events, cells, entries };
     check_references(&mut inputs)?;
     Ok(inputs)
@@ -191,8 +222,15 @@ fn entry_checks() -> Vec<Expr> {
     ]
 }
 
-/// Reads all files of one table, checks every row and splits valid rows from rejects.
-/// `unique_key` rejects the second and later rows of the table's record id.
+/// The data root's ledger files as `credit-recon ledger load` stores them: every row the
+/// database can hold (the checks of the reader: ids, enumerations, timestamps, amounts), the sign
+/// rule of SPEC §4 left to the run that reads them back, as it is for a ledger file.
+pub fn read_ledger_files(root: &Path) -> Result<Table> {
+    read_table(root, &schema::ENTRIES, &|_| true, vec![], false)
+}
+
+/// Reads all files of one table under the data root, checks every row and splits valid rows
+/// from rejects. `unique_key` rejects the second and later rows of the table's record id.
 fn read_table(
     root: &Path,
     spec: &TableSpec,
@@ -204,15 +242,26 @@ fn read_table(
     if found.is_empty() && !spec.partitioned {
         return Err(Error::MissingInput { table: spec.name.into(), root: root.join(spec.area) });
     }
+    read_files(&found, spec, &root.join(spec.area).join(spec.name), checks, unique_key)
+}
+
+/// Reads the files of one table (of the data root, or extracted from a database), checks every
+/// row and splits valid rows from rejects; `origin` names the table in errors.
+fn read_files(
+    found: &[TableFile],
+    spec: &TableSpec,
+    origin: &Path,
+    checks: Vec<Expr>,
+    unique_key: bool,
+) -> Result<Table> {
     let mut frames = Vec::with_capacity(found.len());
     let mut listed = Vec::with_capacity(found.len());
-    for f in &found {
-        let rel = f.path.strip_prefix(root).unwrap_or(&f.path).to_string_lossy().to_string();
-        frames.push(files::read_file(f, spec, &rel)?);
+    for f in found {
+        frames.push(files::read_file(f, spec)?);
         let (sha256, bytes) = crate::reports::manifest::sha256_file(&f.path)?;
         listed.push(InputFile {
             table: spec.name,
-            path: rel,
+            path: f.shown_as.clone(),
             format: f.format,
             sha256,
             bytes,
@@ -245,7 +294,7 @@ fn read_table(
     let checked = lf
         .with_column(reason_of(parts).alias(REJECT_REASON))
         .collect()
-        .map_err(|source| Error::Read { file: root.join(spec.area).join(spec.name), source })?;
+        .map_err(|source| Error::Read { file: origin.to_path_buf(), source })?;
 
     // Row counts per file for the manifest.
     let counts = checked
@@ -321,7 +370,7 @@ pub fn resolve_older_events(
     let older = files::discover(root, &schema::EVENTS, &|d| before.is_some_and(|f| d < f))?;
     let mut frames = Vec::new();
     for f in &older {
-        frames.push(files::read_file(f, &schema::EVENTS, "older")?.select([col(col::EVENT_ID)]));
+        frames.push(files::read_file(f, &schema::EVENTS)?.select([col(col::EVENT_ID)]));
     }
     if frames.is_empty() {
         return Ok(known.clone());

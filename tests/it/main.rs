@@ -3,6 +3,7 @@
 
 mod nightly;
 mod notify;
+mod postgres;
 mod samples;
 mod smtp;
 mod util;
