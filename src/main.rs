@@ -20,14 +20,32 @@ fn main() -> std::process::ExitCode {
         LogFormat::Json => builder.json().init(),
     }
     let outcome = match cli.command {
-        Command::Run(args) => args.to_config().and_then(|cfg| credit_recon::pipeline::run(&cfg)),
+        Command::Run(args) => {
+            args.to_config().and_then(|cfg| credit_recon::pipeline::run(&cfg)).map(|o| {
+                if o.high_findings == 0 {
+                    return ExitCode::Ok;
+                }
+                tracing::warn!(high_findings = o.high_findings, report_dir = %o.report_dir.display(), "high-severity findings");
+                ExitCode::HighSeverityFindings
+            })
+        }
+        Command::Invoice(args) => {
+            args.to_config().and_then(|cfg| credit_recon::invoice::run(&cfg)).map(|o| {
+                if !o.needs_attention() {
+                    return ExitCode::Ok;
+                }
+                tracing::warn!(
+                    balance_disagreements = o.balance_disagreements,
+                    high_open_findings = o.high_open_findings,
+                    report_dir = %o.report_dir.display(),
+                    "statements need attention"
+                );
+                ExitCode::HighSeverityFindings
+            })
+        }
     };
     match outcome {
-        Ok(o) if o.high_findings > 0 => {
-            tracing::warn!(high_findings = o.high_findings, report_dir = %o.report_dir.display(), "high-severity findings");
-            ExitCode::HighSeverityFindings.into()
-        }
-        Ok(_) => ExitCode::Ok.into(),
+        Ok(code) => code.into(),
         Err(e) => {
             tracing::error!(error = %e, "run failed");
             eprintln!("credit-recon: {e}");
