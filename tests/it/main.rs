@@ -1,5 +1,6 @@
 //! Integration tests: one binary (as delta-rs does), one module per area.
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on any unexpected error")]
 
+mod invoice;
 mod samples;
 mod util;
