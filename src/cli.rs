@@ -11,6 +11,8 @@ use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand,
 use crate::config::{LoadConfig, RunConfig};
 use crate::db::Database;
 use crate::error::{Error, Result};
+use crate::invoice::job::InvoiceJob;
+use crate::invoice::{InvoiceConfig, Month};
 use crate::job::JobFile;
 use crate::nightly;
 use crate::notify::config::PASSWORD_ENV;
@@ -68,12 +70,15 @@ impl Cli {
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant, reason = "parsed once per process; boxing buys nothing")]
 pub enum Command {
     /// Reconcile one business date and write its reports.
     Run(RunArgs),
     /// Work with the credit ledger in PostgreSQL.
     #[command(subcommand)]
     Ledger(LedgerCommand),
+    /// Write each account's statement of its credits for one month.
+    Invoice(InvoiceArgs),
 }
 
 /// `credit-recon ledger ...`.
@@ -339,5 +344,62 @@ mod tests {
         .unwrap();
         let Command::Run(args) = cli.command else { panic!("not a run") };
         assert!(!args.ledger_on_command_line);
+    }
+}
+
+/// `credit-recon invoice`. Each of `--data`, `--out`, `--rules` and `--tz` comes from the flag, else
+/// the `--job` file, else its `CREDIT_RECON_*` environment variable, else its default: a job file
+/// named on the command line is more specific than the environment cron runs in.
+#[derive(Debug, Args)]
+pub struct InvoiceArgs {
+    /// Job file (TOML with `data`, `out`, `tz`, `rules`), e.g. jobs/monthly-invoice.toml.
+    #[arg(long)]
+    pub job: Option<PathBuf>,
+    /// Data root (SPEC §2) [else the job file, else CREDIT_RECON_DATA].
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Report root: the run writes month=YYYY-MM/ under it [else the job file, else CREDIT_RECON_OUT].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Month to invoice, YYYY-MM, a calendar month of the business time zone.
+    #[arg(long)]
+    pub month: Month,
+    /// Rules file [else the job file, else CREDIT_RECON_RULES, else the built-in jobs/rules/2026-11.toml].
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+    /// Business time zone, IANA name [else the job file, else CREDIT_RECON_TZ, else UTC].
+    #[arg(long)]
+    pub tz: Option<String>,
+}
+
+/// A `CREDIT_RECON_*` environment variable, where it is set and not empty.
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+impl InvoiceArgs {
+    /// Merges the flags, the job file and the environment, and validates them into an invoicing
+    /// configuration.
+    pub fn to_config(&self) -> Result<InvoiceConfig> {
+        let job = match &self.job {
+            Some(path) => InvoiceJob::load(path)?,
+            None => InvoiceJob::default(),
+        };
+        let missing = |flag: &str| Error::Config {
+            what: format!("--{flag}"),
+            problem: format!(
+                "missing: give --{flag}, `{flag}` in the --job file, or CREDIT_RECON_{}",
+                flag.to_uppercase()
+            ),
+        };
+        let path = |flag: &Option<PathBuf>, job: Option<PathBuf>, var: &str| {
+            flag.clone().or(job).or_else(|| env(var).map(PathBuf::from))
+        };
+        let data = path(&self.data, job.data, "CREDIT_RECON_DATA").ok_or_else(|| missing("data"))?;
+        let out = path(&self.out, job.out, "CREDIT_RECON_OUT").ok_or_else(|| missing("out"))?;
+        let rules = path(&self.rules, job.rules, "CREDIT_RECON_RULES");
+        let tz =
+            self.tz.clone().or(job.tz).or_else(|| env("CREDIT_RECON_TZ")).unwrap_or_else(|| "UTC".into());
+        InvoiceConfig::new(data, out, self.month, &tz, rules.as_deref())
     }
 }

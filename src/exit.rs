@@ -13,7 +13,9 @@ pub enum ExitCode {
     RunFailed = 1,
     /// Usage or configuration error (bad flag, rules file, time zone): nothing was read.
     Usage = 2,
-    /// The run succeeded and wrote its reports, with findings of high severity: alert.
+    /// The run succeeded and wrote its reports, with findings of high severity (`run`), or with
+    /// an account whose ledger balance disagrees or a high-severity finding still open
+    /// (`invoice`): alert.
     HighSeverityFindings = 3,
     /// The run wrote its reports (they stay), but the mail was not delivered after its retries:
     /// fix the mail server or settings and rerun the date (only unsent messages are sent).

@@ -1,7 +1,8 @@
 //! credit-recon: a nightly batch job that recomputes what each project should have been charged
 //! under the credit rules, reconciles that with the credit ledger, and reports discrepancies and
 //! refund candidates. The stages are modules: [`sources`] → [`rules`] → [`reconcile`] →
-//! [`reports`], called in order by [`pipeline`]; [`notify`] then mails the results.
+//! [`reports`], called in order by [`pipeline`]; [`notify`] then mails the results. At month
+//! end, [`invoice`] reuses the same stages to write each account's statement of its credits.
 #![warn(missing_docs)]
 
 pub mod cli;
@@ -10,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod exit;
 pub mod expr;
+pub mod invoice;
 pub mod job;
 pub mod ledger_load;
 pub mod nightly;

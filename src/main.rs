@@ -27,6 +27,19 @@ fn main() -> std::process::ExitCode {
                 Err(e) => fail(&e),
             }
         }
+        Command::Invoice(args) => match args.to_config().and_then(|cfg| credit_recon::invoice::run(&cfg)) {
+            Ok(o) if o.needs_attention() => {
+                tracing::warn!(
+                    balance_disagreements = o.balance_disagreements,
+                    high_open_findings = o.high_open_findings,
+                    report_dir = %o.report_dir.display(),
+                    "statements need attention"
+                );
+                ExitCode::HighSeverityFindings.into()
+            }
+            Ok(_) => ExitCode::Ok.into(),
+            Err(e) => fail(&e),
+        },
     }
 }
 

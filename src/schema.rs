@@ -99,6 +99,20 @@ pub mod col {
     pub const FILE: &str = "file";
     pub const ROW: &str = "row";
     pub const RECORD_ID: &str = "record_id";
+    // invoices (monthly statements)
+    pub const INVOICE_MONTH: &str = "month";
+    pub const ACCOUNT_NAME: &str = "account_name";
+    pub const LINE_NO: &str = "line_no";
+    pub const LINE: &str = "line";
+    pub const CREDITS: &str = "credits";
+    pub const PROJECTS: &str = "projects";
+    pub const ENTRIES: &str = "entries";
+    pub const EVENTS: &str = "events";
+    pub const EVENTS_EXPECTED_UNKNOWN: &str = "events_expected_unknown";
+    pub const RECORDED_BALANCE: &str = "recorded_balance";
+    pub const RECORDED_AT_ENTRY: &str = "recorded_at_entry";
+    pub const BALANCE_DIFFERENCE: &str = "balance_difference";
+    pub const BALANCE_CHECK: &str = "balance_check";
 }
 
 /// How a column is typed and checked when it is read.
@@ -216,6 +230,48 @@ pub mod category {
     pub const ALL: &[&str] = &[IMPORT, RERUN, SMART_COLUMN, TRANSLATION];
 }
 
+/// The lines of a monthly statement (`invoices.parquet`), in statement order: the opening balance,
+/// the movements of the month by entry type (charges by category), the closing balance.
+pub mod invoice_line {
+    #![allow(missing_docs, reason = "each line is described in the README's invoices table")]
+    pub const OPENING_BALANCE: &str = "opening_balance";
+    pub const PURCHASE: &str = "purchase";
+    pub const GRANT: &str = "grant";
+    pub const CHARGE_IMPORT: &str = "charge_import";
+    pub const CHARGE_RERUN: &str = "charge_rerun";
+    pub const CHARGE_SMART_COLUMN: &str = "charge_smart_column";
+    pub const CHARGE_TRANSLATION: &str = "charge_translation";
+    /// A charge whose ledger category is null: it has no expected credits beside it.
+    pub const CHARGE_UNCATEGORIZED: &str = "charge_uncategorized";
+    pub const REFUND: &str = "refund";
+    pub const ADJUSTMENT: &str = "adjustment";
+    pub const CLOSING_BALANCE: &str = "closing_balance";
+    /// Prefix of a charge line; the rest is the charge's category.
+    pub const CHARGE_PREFIX: &str = "charge_";
+    /// Every line, in statement order (`line_no` is the position, from 1).
+    pub const ALL: &[&str] = &[
+        OPENING_BALANCE,
+        PURCHASE,
+        GRANT,
+        CHARGE_IMPORT,
+        CHARGE_RERUN,
+        CHARGE_SMART_COLUMN,
+        CHARGE_TRANSLATION,
+        CHARGE_UNCATEGORIZED,
+        REFUND,
+        ADJUSTMENT,
+        CLOSING_BALANCE,
+    ];
+}
+
+/// The results of checking an account's closing balance against the ledger's own `balance_after`.
+pub mod balance_check {
+    #![allow(missing_docs, reason = "each value is described in the README's invoices table")]
+    pub const AGREES: &str = "agrees";
+    pub const DISAGREES: &str = "disagrees";
+    pub const NOT_RECORDED: &str = "not_recorded";
+}
+
 use Kind::*;
 
 /// `reference/plans.*`
@@ -327,5 +383,29 @@ pub fn rejects_schema() -> Schema {
         Field::new(col::ROW.into(), DataType::Int64),
         Field::new(col::RECORD_ID.into(), DataType::String),
         Field::new(col::REASON.into(), DataType::String),
+    ])
+}
+
+/// The schema of `invoices.parquet`: one row per (account, statement line) of a month.
+pub fn invoices_schema() -> Schema {
+    let m = money();
+    Schema::from_iter([
+        Field::new(col::INVOICE_MONTH.into(), DataType::String),
+        Field::new(col::ACCOUNT_ID.into(), DataType::String),
+        Field::new(col::ACCOUNT_NAME.into(), DataType::String),
+        Field::new(col::LINE_NO.into(), DataType::Int32),
+        Field::new(col::LINE.into(), DataType::String),
+        Field::new(col::CREDITS.into(), m.clone()),
+        Field::new(col::CHARGED_CREDITS.into(), m.clone()),
+        Field::new(col::EXPECTED_CREDITS.into(), m.clone()),
+        Field::new(col::DELTA_CREDITS.into(), m.clone()),
+        Field::new(col::PROJECTS.into(), DataType::List(Box::new(DataType::String))),
+        Field::new(col::ENTRIES.into(), DataType::Int64),
+        Field::new(col::EVENTS.into(), DataType::Int64),
+        Field::new(col::EVENTS_EXPECTED_UNKNOWN.into(), DataType::Int64),
+        Field::new(col::RECORDED_BALANCE.into(), m.clone()),
+        Field::new(col::RECORDED_AT_ENTRY.into(), DataType::String),
+        Field::new(col::BALANCE_DIFFERENCE.into(), m),
+        Field::new(col::BALANCE_CHECK.into(), DataType::String),
     ])
 }

@@ -5,10 +5,11 @@ pub mod findings_db;
 pub mod manifest;
 
 use std::fs;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::error::{Error, Result};
 pub use manifest::{Check, Manifest, OutputFile};
@@ -43,12 +44,18 @@ pub fn date_dir(report_root: &Path, date: chrono::NaiveDate) -> PathBuf {
     report_root.join(format!("date={date}"))
 }
 
+/// The folder of a month's statements under the report root (`month` as `YYYY-MM`).
+pub fn month_dir(report_root: &Path, month: &str) -> PathBuf {
+    report_root.join(format!("month={month}"))
+}
+
 /// A folder being filled with one run's reports; [`Staging::commit`] moves it into place.
 #[derive(Debug)]
 pub struct Staging {
     dir: tempfile::TempDir,
     target: PathBuf,
     stamp: Stamp,
+    extra_metadata: Vec<(String, String)>,
     outputs: Vec<OutputFile>,
 }
 
@@ -65,7 +72,12 @@ impl Staging {
             .prefix(&prefix)
             .tempdir_in(&parent)
             .map_err(|e| Error::io(&parent, e))?;
-        Ok(Self { dir, target, stamp, outputs: Vec::new() })
+        Ok(Self { dir, target, stamp, extra_metadata: Vec::new(), outputs: Vec::new() })
+    }
+
+    /// Adds a key-value pair to the metadata of every Parquet file written after this call.
+    pub fn add_metadata(&mut self, key: &str, value: &str) {
+        self.extra_metadata.push((key.to_string(), value.to_string()));
     }
 
     /// Writes `df` as Parquet with the run's key-value metadata, after checking its schema.
@@ -81,13 +93,15 @@ impl Staging {
                 });
             }
         }
-        let kv = KeyValueMetadata::from_static(vec![
+        let mut pairs = vec![
             ("credit_recon.run_id".to_string(), self.stamp.run_id.clone()),
             ("credit_recon.rule_version".to_string(), self.stamp.rule_version.clone()),
             ("credit_recon.tool_version".to_string(), self.stamp.tool_version.clone()),
             ("credit_recon.business_date".to_string(), self.stamp.business_date.clone()),
             ("credit_recon.report".to_string(), name.trim_end_matches(".parquet").to_string()),
-        ]);
+        ];
+        pairs.extend(self.extra_metadata.iter().cloned());
+        let kv = KeyValueMetadata::from_static(pairs);
         let mut f = fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
         ParquetWriter::new(&mut f)
             .with_compression(ParquetCompression::Zstd(None))
@@ -105,13 +119,29 @@ impl Staging {
         Ok(())
     }
 
+    /// Writes a file that is not Parquet (a statement), `name` relative to the folder (it may name
+    /// a sub-folder); `rows` is what the manifest lists as its row count.
+    pub fn write_file(&mut self, name: &str, bytes: &[u8], rows: u64) -> Result<()> {
+        let path = self.dir.path().join(name);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        let mut f = fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
+        f.write_all(bytes).map_err(|e| Error::io(&path, e))?;
+        f.sync_all().map_err(|e| Error::io(&path, e))?;
+        let (sha256, size) = manifest::sha256_file(&path)?;
+        debug!(file = name, bytes = size, "wrote file");
+        self.outputs.push(OutputFile { file: name.to_string(), sha256, bytes: size, rows });
+        Ok(())
+    }
+
     /// The report files written so far.
     pub fn outputs(&self) -> &[OutputFile] {
         &self.outputs
     }
 
     /// Writes the manifest and moves the folder into place, replacing the previous reports.
-    pub fn commit(self, manifest: &Manifest) -> Result<PathBuf> {
+    pub fn commit<M: serde::Serialize>(self, manifest: &M) -> Result<PathBuf> {
         let path = self.dir.path().join(file::MANIFEST);
         let text = serde_json::to_string_pretty(manifest).map_err(|e| Error::io(&path, e.into()))?;
         fs::write(&path, text).map_err(|e| Error::io(&path, e))?;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use arrow::datatypes::DataType;
 
-use crate::util::{self, Report, read_report};
+use crate::util::{self, golden, read_report, table};
 
 const DATE: &str = "2026-11-02";
 
@@ -19,25 +19,6 @@ fn run_samples(out: &Path) -> std::process::Output {
         "--date",
         DATE,
     ])
-}
-
-/// Rows of chosen columns as tab-separated lines, sorted, for a golden comparison.
-fn table(report: &Report, columns: &[&str]) -> String {
-    let cols: Vec<Vec<String>> = columns.iter().map(|c| report.column_text(c)).collect();
-    let mut lines: Vec<String> = (0..report.rows())
-        .map(|i| cols.iter().map(|c| c[i].as_str()).collect::<Vec<_>>().join("\t"))
-        .collect();
-    lines.sort();
-    format!("{}\n{}\n", columns.join("\t"), lines.join("\n"))
-}
-
-fn golden(name: &str, actual: &str) {
-    let path = util::repo().join("tests/data/golden").join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).unwrap();
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert_eq!(actual, expected, "{} differs (rerun with UPDATE_GOLDEN=1 after checking the change)", name);
 }
 
 #[test]

@@ -93,3 +93,31 @@ impl Report {
         out
     }
 }
+
+/// Rows of chosen columns as tab-separated lines, sorted, for a golden comparison.
+pub fn table(report: &Report, columns: &[&str]) -> String {
+    let mut lines = rows(report, columns);
+    lines.sort();
+    format!("{}\n{}\n", columns.join("\t"), lines.join("\n"))
+}
+
+/// Rows of chosen columns as tab-separated lines in the file's order (where the order is part of
+/// what is checked).
+pub fn table_in_order(report: &Report, columns: &[&str]) -> String {
+    format!("{}\n{}\n", columns.join("\t"), rows(report, columns).join("\n"))
+}
+
+fn rows(report: &Report, columns: &[&str]) -> Vec<String> {
+    let cols: Vec<Vec<String>> = columns.iter().map(|c| report.column_text(c)).collect();
+    (0..report.rows()).map(|i| cols.iter().map(|c| c[i].as_str()).collect::<Vec<_>>().join("\t")).collect()
+}
+
+/// Compares `actual` with `tests/data/golden/<name>`; `UPDATE_GOLDEN=1` rewrites the file.
+pub fn golden(name: &str, actual: &str) {
+    let path = repo().join("tests/data/golden").join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(actual, expected, "{} differs (rerun with UPDATE_GOLDEN=1 after checking the change)", name);
+}
