@@ -368,12 +368,7 @@ fn build_manifest(
         time_zone: cfg.tz.to_string(),
         started_at: started.to_rfc3339(),
         finished_at: Utc::now().to_rfc3339(),
-        versions: reports::manifest::Versions {
-            tool: env!("CARGO_PKG_VERSION").to_string(),
-            rules: cfg.rules.version.clone(),
-            rules_file: cfg.rules_origin.clone(),
-            rules_sha256: cfg.rules_sha256.clone(),
-        },
+        versions: reports::manifest::Versions::new(&cfg.rules, &cfg.rules_origin, &cfg.rules_sha256),
         data_root: cfg.data_root.display().to_string(),
         inputs: inputs.files(),
         outputs,

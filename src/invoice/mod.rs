@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Instant;
 
-use chrono::{Datelike, NaiveDate, NaiveTime, TimeZone as _, Utc};
+use chrono::{Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
 use polars::prelude::*;
 use tracing::{info, info_span};
@@ -74,8 +74,8 @@ impl Month {
             month: self.to_string(),
             first_day: self.first_day,
             last_day: self.last_day(),
-            start: start_of(self.first_day, tz),
-            end: start_of(self.next().first_day, tz),
+            start: crate::sources::start_of_day(self.first_day, tz),
+            end: crate::sources::start_of_day(self.next().first_day, tz),
         }
     }
 }
@@ -97,16 +97,6 @@ impl fmt::Display for Month {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.first_day.format("%Y-%m"))
     }
-}
-
-/// The UTC instant at which business date `d` starts in `tz` (the earliest, where a clock change
-/// makes midnight ambiguous).
-fn start_of(d: NaiveDate, tz: Tz) -> chrono::DateTime<Utc> {
-    let local = d.and_time(NaiveTime::MIN);
-    tz.from_local_datetime(&local)
-        .earliest()
-        .unwrap_or_else(|| tz.from_utc_datetime(&local))
-        .with_timezone(&Utc)
 }
 
 /// Everything an invoicing run of one month needs, validated.
@@ -331,12 +321,7 @@ pub fn run(cfg: &InvoiceConfig) -> Result<InvoiceOutcome> {
         period_end: period.end.to_rfc3339(),
         started_at: started.to_rfc3339(),
         finished_at: Utc::now().to_rfc3339(),
-        versions: reports::manifest::Versions {
-            tool: env!("CARGO_PKG_VERSION").to_string(),
-            rules: cfg.rules.version.clone(),
-            rules_file: cfg.rules_origin.clone(),
-            rules_sha256: cfg.rules_sha256.clone(),
-        },
+        versions: reports::manifest::Versions::new(&cfg.rules, &cfg.rules_origin, &cfg.rules_sha256),
         data_root: cfg.data_root.display().to_string(),
         inputs: inputs.files(),
         outputs: staging.outputs().to_vec(),

@@ -79,6 +79,18 @@ pub struct Versions {
     pub rules_sha256: String,
 }
 
+impl Versions {
+    /// This tool's version and the rules file's version, origin and SHA-256.
+    pub fn new(rules: &crate::config::Rules, origin: &str, sha256: &str) -> Self {
+        Versions {
+            tool: env!("CARGO_PKG_VERSION").to_string(),
+            rules: rules.version.clone(),
+            rules_file: origin.to_string(),
+            rules_sha256: sha256.to_string(),
+        }
+    }
+}
+
 /// The whole manifest.
 #[derive(Debug, Clone, Serialize)]
 pub struct Manifest {
