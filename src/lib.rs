@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod exit;
 pub mod expr;
+pub mod generate;
 pub mod pipeline;
 pub mod reconcile;
 pub mod reports;

@@ -21,6 +21,16 @@ fn main() -> std::process::ExitCode {
     }
     let outcome = match cli.command {
         Command::Run(args) => args.to_config().and_then(|cfg| credit_recon::pipeline::run(&cfg)),
+        Command::Generate(args) => {
+            return match credit_recon::generate::generate(&args.out, &args.to_config()) {
+                Ok(_) => ExitCode::Ok.into(),
+                Err(e) => {
+                    tracing::error!(error = %e, "generate failed");
+                    eprintln!("credit-recon: {e}");
+                    ExitCode::for_error(&e).into()
+                }
+            };
+        }
     };
     match outcome {
         Ok(o) if o.high_findings > 0 => {
