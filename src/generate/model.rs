@@ -645,6 +645,16 @@ impl World {
         }
         drop(slots);
 
+        // Deletions follow the uploads (about a third of uploads is deleted some day); the other
+        // events are reruns, smart column runs and translations.
+        let others = (n - uploads).max(1) as u64;
+        let per_million =
+            |share_of_uploads: u64| (share_of_uploads * uploads as u64 / others).min(200_000) as u32;
+        let deleted = per_million(300_000);
+        let project_deleted = deleted + per_million(10_000);
+        let rerun = project_deleted + (1_000_000 - project_deleted) * 30 / 100;
+        let smart = project_deleted + (1_000_000 - project_deleted) * 63 / 100;
+
         let ymd = date.format("%Y%m%d").to_string();
         let mut events = Vec::with_capacity(n);
         let mut upload_ordinal = 0usize;
@@ -653,12 +663,12 @@ impl World {
             let kind = if is_upload[i] || self.live_projects.is_empty() {
                 Kind::Upload
             } else {
-                match self.rng.random_range(0..1000) {
-                    0..280 => Kind::Rerun,
-                    280..580 => Kind::SmartColumnRun,
-                    580..880 => Kind::Translation,
-                    880..996 => Kind::UploadDeleted,
-                    _ => Kind::ProjectDeleted,
+                match self.rng.random_range(0..1_000_000u32) {
+                    x if x < deleted => Kind::UploadDeleted,
+                    x if x < project_deleted => Kind::ProjectDeleted,
+                    x if x < rerun => Kind::Rerun,
+                    x if x < smart => Kind::SmartColumnRun,
+                    _ => Kind::Translation,
                 }
             };
             let event = match kind {
