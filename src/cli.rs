@@ -79,6 +79,8 @@ pub enum Command {
     Ledger(LedgerCommand),
     /// Write each account's statement of its credits for one month.
     Invoice(InvoiceArgs),
+    /// Write a synthetic data root with injected faults and its known truth (truth/).
+    Generate(GenerateArgs),
 }
 
 /// `credit-recon ledger ...`.
@@ -401,5 +403,73 @@ impl InvoiceArgs {
         let tz =
             self.tz.clone().or(job.tz).or_else(|| env("CREDIT_RECON_TZ")).unwrap_or_else(|| "UTC".into());
         InvoiceConfig::new(data, out, self.month, &tz, rules.as_deref())
+    }
+}
+
+/// `credit-recon generate`: sizes are per day.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Folder to write the data root into (reference/, usage/, ledger/, truth/); must not hold one.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Consecutive days to generate.
+    #[arg(long, default_value_t = 1)]
+    pub days: u32,
+    /// Seed: the same seed and sizes give the same bytes.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// First business date (UTC).
+    #[arg(long, default_value = "2026-11-01")]
+    pub start: NaiveDate,
+    /// Accounts.
+    #[arg(long, default_value_t = 20)]
+    pub accounts: usize,
+    /// Projects existing before the first day.
+    #[arg(long, default_value_t = 60)]
+    pub projects: usize,
+    /// Usage events per day, uploads included.
+    #[arg(long, default_value_t = 1000)]
+    pub events: usize,
+    /// Uploads per day.
+    #[arg(long, default_value_t = 100)]
+    pub uploads: usize,
+    /// Mean rows per upload.
+    #[arg(long, default_value_t = 100)]
+    pub rows: usize,
+    /// Text-to-analyze columns per upload (1 to 12).
+    #[arg(long, default_value_t = 2)]
+    pub tta_columns: usize,
+    /// Ledger entries per day, at least (purchases, grants and adjustments fill up to it).
+    #[arg(long, default_value_t = 0)]
+    pub ledger_entries: usize,
+    /// Share of events that get a fault, spread over every fault kind (at least one each per day).
+    #[arg(long, default_value_t = 0.02)]
+    pub fault_rate: f64,
+    /// Share of the initial projects that are demo projects.
+    #[arg(long, default_value_t = 0.1)]
+    pub demo_share: f64,
+    /// Share of uploads whose cells log also holds a column that is not text-to-analyze.
+    #[arg(long, default_value_t = 0.25)]
+    pub free_column_share: f64,
+}
+
+impl GenerateArgs {
+    /// The generator's configuration.
+    pub fn to_config(&self) -> crate::generate::GenConfig {
+        crate::generate::GenConfig {
+            seed: self.seed,
+            start: self.start,
+            days: self.days,
+            accounts: self.accounts,
+            projects: self.projects,
+            demo_share: self.demo_share,
+            events_per_day: self.events,
+            uploads_per_day: self.uploads,
+            rows_per_upload: self.rows,
+            tta_columns: self.tta_columns,
+            free_column_share: self.free_column_share,
+            ledger_entries_per_day: self.ledger_entries,
+            fault_rate: self.fault_rate,
+        }
     }
 }

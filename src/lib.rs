@@ -11,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod exit;
 pub mod expr;
+pub mod generate;
 pub mod invoice;
 pub mod job;
 pub mod ledger_load;

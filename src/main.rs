@@ -40,6 +40,10 @@ fn main() -> std::process::ExitCode {
             Ok(_) => ExitCode::Ok.into(),
             Err(e) => fail(&e),
         },
+        Command::Generate(args) => match credit_recon::generate::generate(&args.out, &args.to_config()) {
+            Ok(_) => ExitCode::Ok.into(),
+            Err(e) => fail(&e),
+        },
     }
 }
 

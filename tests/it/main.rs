@@ -1,6 +1,7 @@
 //! Integration tests: one binary (as delta-rs does), one module per area.
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on any unexpected error")]
 
+mod generate;
 mod invoice;
 mod nightly;
 mod notify;
