@@ -112,9 +112,22 @@ fn table_files_in(dir: &Path, name: &str, partition: Option<NaiveDate>) -> Resul
 /// Name of the column that holds the reason a row is rejected (null when it is valid).
 pub const REJECT_REASON: &str = "_reason";
 
+/// Name of the boolean column [`read_file_flagged`] adds: the row breaks the contract.
+pub const REJECT_FLAG: &str = "_bad";
+
 /// Reads one file as a lazy frame with the table's typed columns, `_file`, `_row` (1-based row
 /// number within the file) and `_reason` (why the row breaks the contract, or null).
 pub fn read_file(file: &TableFile, table: &TableSpec, shown_as: &str) -> Result<LazyFrame> {
+    read_file_with(file, table, shown_as, false)
+}
+
+/// As [`read_file`], plus `_bad`: whether the row breaks the contract, the cheap form of `_reason`
+/// for a large table, where counting the bad rows must not build a text per row.
+pub fn read_file_flagged(file: &TableFile, table: &TableSpec, shown_as: &str) -> Result<LazyFrame> {
+    read_file_with(file, table, shown_as, true)
+}
+
+fn read_file_with(file: &TableFile, table: &TableSpec, shown_as: &str, flag: bool) -> Result<LazyFrame> {
     let path_str = file.path.to_string_lossy().to_string();
     let read_err = |source| Error::Read { file: file.path.clone(), source };
     let is_empty = std::fs::metadata(&file.path).map_err(|e| Error::io(&file.path, e))?.len() == 0;
@@ -151,6 +164,7 @@ pub fn read_file(file: &TableFile, table: &TableSpec, shown_as: &str) -> Result<
 
     let mut typed = Vec::with_capacity(table.columns.len() + 3);
     let mut problems = Vec::new();
+    let mut conditions = Vec::new();
     for spec in table.columns {
         let Some(src) = found.get(spec.name) else {
             return Err(Error::Schema {
@@ -162,6 +176,7 @@ pub fn read_file(file: &TableFile, table: &TableSpec, shown_as: &str) -> Result<
         let (value, parse_failed) = convert(spec, src, &file.path)?;
         let present = col(spec.name).is_not_null();
         if let Some(failed) = parse_failed {
+            conditions.push(present.clone().and(failed.clone()));
             let shown = match src {
                 DataType::String => col(spec.name),
                 _ => col(spec.name).cast(DataType::String),
@@ -182,6 +197,11 @@ pub fn read_file(file: &TableFile, table: &TableSpec, shown_as: &str) -> Result<
         }
         if !spec.allowed.is_empty() {
             let allowed = Series::new("allowed".into(), spec.allowed);
+            conditions.push(
+                col(spec.name)
+                    .is_not_null()
+                    .and(col(spec.name).is_in(lit(allowed.clone()).implode(false), false).not()),
+            );
             problems.push(
                 when(
                     col(spec.name)
@@ -201,6 +221,7 @@ pub fn read_file(file: &TableFile, table: &TableSpec, shown_as: &str) -> Result<
             );
         }
         if spec.required {
+            conditions.push(col(spec.name).is_null());
             problems.push(
                 when(col(spec.name).is_null())
                     .then(lit(format!("{}: missing", spec.name)))
@@ -212,6 +233,10 @@ pub fn read_file(file: &TableFile, table: &TableSpec, shown_as: &str) -> Result<
     typed.push(lit(shown_as.to_string()).alias(col::SRC_FILE));
     typed.push(col(col::SRC_ROW).cast(DataType::Int64));
     typed.push(reason_of(problems).alias(REJECT_REASON));
+    if flag {
+        let bad = conditions.into_iter().reduce(|a, b| a.or(b)).unwrap_or(lit(false));
+        typed.push(bad.fill_null(lit(false)).alias(REJECT_FLAG));
+    }
     Ok(raw.select(typed))
 }
 
