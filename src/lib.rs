@@ -4,6 +4,7 @@
 //! [`reports`], called in order by [`pipeline`].
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod error;

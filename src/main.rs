@@ -21,6 +21,21 @@ fn main() -> std::process::ExitCode {
     }
     let outcome = match cli.command {
         Command::Run(args) => args.to_config().and_then(|cfg| credit_recon::pipeline::run(&cfg)),
+        Command::BenchScan(args) => {
+            return match credit_recon::bench::scan_all(&args.data) {
+                Ok(o) => {
+                    println!(
+                        "bench-scan: {} files, {} rows, {} values, {:.3} s",
+                        o.files, o.rows, o.values, o.seconds
+                    );
+                    ExitCode::Ok.into()
+                }
+                Err(e) => {
+                    eprintln!("credit-recon: {e}");
+                    ExitCode::for_error(&e).into()
+                }
+            };
+        }
         Command::Generate(args) => {
             return match credit_recon::generate::generate(&args.out, &args.to_config()) {
                 Ok(_) => ExitCode::Ok.into(),
