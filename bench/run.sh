@@ -62,6 +62,7 @@ timed() { # label, command...: wall seconds and peak RSS (KiB) into $wall and $r
     echo "$label failed with exit code $code:"; tail -20 "$log"; exit 1
   fi
   cat "$log.out"
+  if [ -n "${keep_log:-}" ]; then cp "$log" "$keep_log"; fi
   rm -f "$log" "$log.out"
 }
 
@@ -71,9 +72,20 @@ scan_wall=$wall; scan_rss=$rss
 
 echo "== the nightly job"
 out=$(mktemp -d)
-timed job env CREDIT_RECON_LOG="${CREDIT_RECON_LOG:-info}" "$bin" run --data "$dir" --out "$out" --date "$date"
+keep_log="$dir.job.log"
+timed job env CREDIT_RECON_LOG="${CREDIT_RECON_LOG:-credit_recon=debug}" CREDIT_RECON_LOG_FORMAT=json \
+  "$bin" run --data "$dir" --out "$out" --date "$date"
+keep_log=
 job_wall=$wall; job_rss=$rss
 rm -rf "$out"
+# Where the time goes: seconds since the start at the end of each stage (the run's own log lines).
+echo "   stages (seconds since start, from $dir.job.log):"
+grep '^{' "$dir.job.log" | awk -F'"timestamp":"' '
+  { split($2, a, "\""); t = a[1]; sub(/.*T/, "", t); split(t, h, ":"); s = h[1] * 3600 + h[2] * 60 + h[3]
+    if (NR == 1) s0 = s
+    m = $0; sub(/.*"message":"/, "", m); sub(/".*/, "", m)
+    x = $0; if (match(x, /"(table|stage)":"[^"]*"/)) m = m " " substr(x, RSTART, RLENGTH)
+    if (m !~ /wrote report/) printf "   %7.2f  %s\n", s - s0, m }'
 
 awk -v tta="$tta" -v jw="$job_wall" -v jr="$job_rss" -v sw="$scan_wall" -v sr="$scan_rss" -v size="$size" 'BEGIN {
   printf "\n== result (%s)\n", size
