@@ -81,6 +81,16 @@ pub enum Command {
     Invoice(InvoiceArgs),
     /// Write a synthetic data root with injected faults and its known truth (truth/).
     Generate(GenerateArgs),
+    /// Benchmark baseline: read every input file of a data root whole with Polars, nothing else.
+    BenchScan(BenchScanArgs),
+}
+
+/// `credit-recon bench-scan`.
+#[derive(Debug, Args)]
+pub struct BenchScanArgs {
+    /// Data root whose Parquet and CSV files to read (truth/ is skipped).
+    #[arg(long)]
+    pub data: PathBuf,
 }
 
 /// `credit-recon ledger ...`.

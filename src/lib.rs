@@ -5,6 +5,7 @@
 //! end, [`invoice`] reuses the same stages to write each account's statement of its credits.
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -44,6 +44,16 @@ fn main() -> std::process::ExitCode {
             Ok(_) => ExitCode::Ok.into(),
             Err(e) => fail(&e),
         },
+        Command::BenchScan(args) => match credit_recon::bench::scan_all(&args.data) {
+            Ok(o) => {
+                println!(
+                    "bench-scan: {} files, {} rows, {} values, {:.3} s",
+                    o.files, o.rows, o.values, o.seconds
+                );
+                ExitCode::Ok.into()
+            }
+            Err(e) => fail(&e),
+        },
     }
 }
 

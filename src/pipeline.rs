@@ -97,11 +97,17 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutcome> {
         )
         .collect()
         .stage("prepare events")?;
+        let step = Instant::now();
         let counts = rules::upload::count_cells(
-            inputs.cells.rows.clone().lazy(),
+            inputs.cells.rows.clone(),
             history.clone().lazy().filter(col(state::CARRIED).not()),
             &cfg.rules,
         )?;
+        info!(
+            uploads = counts.per_upload.height(),
+            seconds = step.elapsed().as_secs_f64(),
+            "counted the billable cells (R1)"
+        );
         let priced = rules::price(history.clone().lazy(), counts.per_upload.lazy(), &cfg.rules)?;
         info!(events = history.height(), "priced the history");
         Ok((priced, history, counts.duplicate_rejects))
@@ -316,10 +322,8 @@ fn conservation_checks(
         Check::equal("each ledger entry appears once in reconciliation", distinct_entries, entry_rows),
     ];
     // No row silently lost: every row read is either valid or in the rejects.
-    for table in inputs.tables() {
-        let read: u64 = table.files.iter().map(|f| f.rows).sum();
-        let kept = (table.rows.height() + table.rejects.height()) as u64;
-        checks.push(Check::equal(&format!("{} rows read are valid or rejected", table.name), read, kept));
+    for (name, read, kept) in inputs.row_balance() {
+        checks.push(Check::equal(&format!("{name} rows read are valid or rejected"), read, kept));
     }
     Ok(checks)
 }

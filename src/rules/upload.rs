@@ -3,8 +3,6 @@
 
 use polars::prelude::*;
 
-use crate::expr::implode_lit;
-
 use super::{dec_lit, round_credits, text, to_expected, work};
 use crate::config::Rules;
 use crate::error::{Result, StageExt};
@@ -31,19 +29,64 @@ pub struct CellCounts {
     pub duplicate_rejects: DataFrame,
 }
 
+/// Cells per slice of the duplicate-key check: bounds its hash table (about 100 bytes a key).
+const DUPLICATE_CHECK_ROWS: i64 = 8_000_000;
+
+/// Ranges `[lo, hi)` of upload ids (the last open-ended) that each hold about `rows` cells, from
+/// the cells per (upload, column).
+fn upload_slices(per_column: &DataFrame, rows: i64) -> Result<Vec<(String, Option<String>)>> {
+    let per_upload = per_column
+        .clone()
+        .lazy()
+        .group_by([col(col::UPLOAD_ID)])
+        .agg([col("_n").sum()])
+        .sort([col::UPLOAD_ID], SortMultipleOptions::default())
+        .collect()
+        .stage("R1 duplicates")?;
+    let ids = per_upload.column(col::UPLOAD_ID).stage("R1 duplicates")?.str().stage("R1 duplicates")?.clone();
+    let ns = per_upload.column("_n").stage("R1 duplicates")?.i64().stage("R1 duplicates")?.clone();
+    let mut starts: Vec<String> = Vec::new();
+    let mut in_slice = 0i64;
+    for (id, n) in ids.iter().zip(ns.iter()) {
+        let (Some(id), n) = (id, n.unwrap_or(0)) else { continue };
+        if starts.is_empty() || in_slice + n > rows {
+            starts.push(id.to_string());
+            in_slice = 0;
+        }
+        in_slice += n;
+    }
+    let ends = starts.iter().skip(1).cloned().map(Some).chain(std::iter::once(None));
+    Ok(starts.iter().cloned().zip(ends).collect())
+}
+
+/// Collects a query over the cells log with the streaming engine, so that the log's text passes
+/// through in batches and is never held in memory whole.
+fn collect_big(lf: LazyFrame, stage: &'static str) -> Result<DataFrame> {
+    let clock = std::time::Instant::now();
+    // A query without sinks has a single result.
+    // A query without sinks has a single result.
+    let out = lf.collect_with_engine(Engine::Streaming).map(|r| r.unwrap_single()).stage(stage);
+    tracing::debug!(stage, seconds = clock.elapsed().as_secs_f64(), "collected");
+    out
+}
+
 /// R1: a cell is billable when its column is in the upload's `tta_columns`, its value is not empty,
 /// and it is not a dummy (its trimmed value equals one of the upload's `dummy_values`, trimmed,
 /// ignoring case; the rules' default list where the upload's is null). A duplicated key counts
 /// once, billable when any copy is.
+///
+/// `cells` is a lazy scan of the cells log: it is read a few times (the keys, then the text of the
+/// selected columns), each pass streamed, and no cell text is ever materialised.
 pub fn count_cells(cells: LazyFrame, uploads: LazyFrame, rules: &Rules) -> Result<CellCounts> {
     let uploads = uploads
         .filter(col(col::EVENT_TYPE).eq(lit(event_type::UPLOAD)))
         .select([col(col::UPLOAD_ID), col(col::TTA_COLUMNS), col(col::DUMMY_VALUES)])
         .unique_stable(Some(cols([col::UPLOAD_ID])), UniqueKeepStrategy::First)
-        .cache();
+        .collect()
+        .stage("R1 uploads")?;
     let cells = cells
         .join(
-            uploads.clone().select([col(col::UPLOAD_ID)]),
+            uploads.clone().lazy().select([col(col::UPLOAD_ID)]),
             [col(col::UPLOAD_ID)],
             [col(col::UPLOAD_ID)],
             JoinArgs::new(JoinType::Semi),
@@ -55,9 +98,7 @@ pub fn count_cells(cells: LazyFrame, uploads: LazyFrame, rules: &Rules) -> Resul
             col(col::VALUE),
             col(col::SRC_FILE),
             col(col::SRC_ROW),
-        ])
-        .collect()
-        .stage("R1 cells")?;
+        ]);
 
     // The dummy list of each upload, in compared form.
     let defaults = DataFrame::new_infer_height(vec![Column::new(
@@ -67,11 +108,13 @@ pub fn count_cells(cells: LazyFrame, uploads: LazyFrame, rules: &Rules) -> Resul
     .stage("R1 dummies")?;
     let own = uploads
         .clone()
+        .lazy()
         .filter(col(col::DUMMY_VALUES).is_not_null())
         .select([col(col::UPLOAD_ID), col(col::DUMMY_VALUES).alias("_dummy")])
         .explode(cols(["_dummy"]), ExplodeOptions { empty_as_null: true, keep_nulls: false });
     let default_for = uploads
         .clone()
+        .lazy()
         .filter(col(col::DUMMY_VALUES).is_null())
         .select([col(col::UPLOAD_ID)])
         .cross_join(defaults.lazy(), None);
@@ -80,6 +123,7 @@ pub fn count_cells(cells: LazyFrame, uploads: LazyFrame, rules: &Rules) -> Resul
         .select([col(col::UPLOAD_ID), dummy_form(col("_dummy")).alias("_form")])
         .filter(col("_form").str().len_bytes().gt(lit(0)))
         .unique(None, UniqueKeepStrategy::Any)
+        .with_column(lit(true).alias("_is_dummy"))
         .collect()
         .stage("R1 dummies")?;
     let longest_dummy = dummies
@@ -95,77 +139,144 @@ pub fn count_cells(cells: LazyFrame, uploads: LazyFrame, rules: &Rules) -> Resul
         .get(0)
         .unwrap_or(0);
 
+    // Pass 1, every cell: per (upload, column) the rows and the filled cells (not null, not only
+    // white space).
+    let keys = [col(col::UPLOAD_ID), col(col::COLUMN)];
+    let trimmed = col(col::VALUE).str().strip_chars(lit(NULL));
+    let filled = trimmed.clone().str().len_bytes().gt(lit(0)).fill_null(lit(false));
+    let per_column = collect_big(
+        cells.clone().group_by(keys.clone()).agg([
+            len().cast(DataType::Int64).alias("_n"),
+            filled.clone().cast(DataType::Int64).sum().alias("_filled"),
+        ]),
+        "R1 cells",
+    )?;
+
+    // Pass 2, the keys: the (upload, column) groups where a (upload, column, row_index) repeats
+    // (rare: only those groups pay for exact de-duplication below). Finding them needs every
+    // distinct key in a hash table, so the uploads are taken in slices of about
+    // `DUPLICATE_CHECK_ROWS` cells, each slice a range of upload ids (which the scan prunes by row
+    // group statistics where the log is written upload after upload).
+    let key3 = [col(col::UPLOAD_ID), col(col::COLUMN), col(col::ROW_INDEX)];
+    let mut slices = Vec::new();
+    for (lo, hi) in upload_slices(&per_column, DUPLICATE_CHECK_ROWS)? {
+        let mut in_slice = col(col::UPLOAD_ID).gt_eq(lit(lo));
+        if let Some(hi) = hi {
+            in_slice = in_slice.and(col(col::UPLOAD_ID).lt(lit(hi)));
+        }
+        slices.push(collect_big(
+            cells
+                .clone()
+                .select(key3.clone())
+                .filter(in_slice)
+                .group_by(key3.clone())
+                .agg([len().alias("_copies")])
+                .filter(col("_copies").gt(lit(1)))
+                .select(keys.clone())
+                .unique(None, UniqueKeepStrategy::Any),
+            "R1 duplicates",
+        )?);
+    }
+    let dup_groups = if slices.is_empty() {
+        DataFrame::empty_with_schema(&Schema::from_iter([
+            Field::new(col::UPLOAD_ID.into(), DataType::String),
+            Field::new(col::COLUMN.into(), DataType::String),
+        ]))
+    } else {
+        concat(slices.into_iter().map(IntoLazy::lazy).collect::<Vec<_>>(), UnionArgs::default())
+            .and_then(|lf| lf.collect())
+            .stage("R1 duplicates")?
+    };
+
+    let dup_uploads =
+        dup_groups.column(col::UPLOAD_ID).stage("R1 duplicates")?.as_materialized_series().clone();
+    let in_dup_upload = col(col::UPLOAD_ID).is_in(lit(dup_uploads.clone()).implode(false), false);
+
+    // Pass 3, the filled cells no longer than the longest dummy (the cheap test first: a longer
+    // value cannot be a dummy): how often each compared form occurs per (upload, column). In the
+    // rare uploads with a duplicated key every cell comes too, one group per row, so that those
+    // keys count once, billable when any copy is.
+    let short = filled.clone().and(trimmed.str().len_chars().lt_eq(lit(longest_dummy)));
+    let (wanted, row) = if dup_uploads.is_empty() {
+        (short.clone(), lit(NULL).cast(DataType::Int64))
+    } else {
+        (
+            short.clone().or(in_dup_upload.clone()),
+            when(in_dup_upload.clone()).then(col(col::ROW_INDEX)).otherwise(lit(NULL).cast(DataType::Int64)),
+        )
+    };
+    let forms = collect_big(
+        cells
+            .clone()
+            .filter(wanted)
+            .select([
+                col(col::UPLOAD_ID),
+                col(col::COLUMN),
+                row.alias("_row_index"),
+                when(short)
+                    .then(dummy_form(col(col::VALUE)))
+                    .otherwise(lit(NULL).cast(DataType::String))
+                    .alias("_form"),
+                filled.alias("_filled"),
+            ])
+            .group_by([
+                col(col::UPLOAD_ID),
+                col(col::COLUMN),
+                col("_row_index"),
+                col("_form"),
+                col("_filled"),
+            ])
+            .agg([len().cast(DataType::Int64).alias("_times")]),
+        "R1 dummies",
+    )?
+    .lazy()
+    .join(
+        dummies.lazy(),
+        [col(col::UPLOAD_ID), col("_form")],
+        [col(col::UPLOAD_ID), col("_form")],
+        JoinArgs::new(JoinType::Left),
+    )
+    .with_column(col("_is_dummy").fill_null(lit(false)))
+    .cache();
+
+    // The rest works on those small tables: billable = filled - dummies per selected column, or
+    // per distinct key in the uploads with a duplicated key; summed over the selected columns.
     let tta_pairs = uploads
+        .lazy()
         .select([col(col::UPLOAD_ID), col(col::TTA_COLUMNS).alias(col::COLUMN)])
         .explode(cols([col::COLUMN]), ExplodeOptions { empty_as_null: false, keep_nulls: false })
         .unique(None, UniqueKeepStrategy::Any);
-    let tta = cells
+    let dummy_cells = forms
         .clone()
-        .lazy()
-        .with_row_index("_cid", None)
-        .join(
-            tta_pairs,
-            [col(col::UPLOAD_ID), col(col::COLUMN)],
-            [col(col::UPLOAD_ID), col(col::COLUMN)],
-            JoinArgs::new(JoinType::Semi),
-        )
-        .with_column(is_blank(col(col::VALUE)).not().alias("_filled"))
-        .cache();
-
-    // The cheap test first: only a value no longer than the longest dummy can be one.
-    let dummy_ids =
-        tta.clone()
-            .filter(col("_filled").and(
-                col(col::VALUE).str().strip_chars(lit(NULL)).str().len_chars().lt_eq(lit(longest_dummy)),
-            ))
-            .select([col("_cid"), col(col::UPLOAD_ID), dummy_form(col(col::VALUE)).alias("_form")])
-            .join(
-                dummies.lazy(),
-                [col(col::UPLOAD_ID), col("_form")],
-                [col(col::UPLOAD_ID), col("_form")],
-                JoinArgs::new(JoinType::Semi),
-            )
-            .select([col("_cid")])
-            .collect()
-            .stage("R1 dummies")?;
-    let dummy_ids = dummy_ids.column("_cid").stage("R1")?.as_materialized_series().clone();
-    let billable = tta.with_column(
-        col("_filled").and(col("_cid").is_in(implode_lit(dummy_ids), false).not()).alias("_billable"),
-    );
-
-    // Duplicated keys are rare: find the (upload, column) groups that have any first.
-    let keys = [col(col::UPLOAD_ID), col(col::COLUMN)];
-    let dup_groups = cells
-        .clone()
-        .lazy()
+        .filter(col("_row_index").is_null().and(col("_is_dummy")))
         .group_by(keys.clone())
-        .agg([len().alias("_n"), col(col::ROW_INDEX).n_unique().alias("_distinct")])
-        .filter(col("_n").cast(DataType::Int64).gt(col("_distinct").cast(DataType::Int64)))
-        .select(keys.clone())
-        .collect()
-        .stage("R1 duplicates")?;
-
-    let per_key_any = |lf: LazyFrame| {
-        lf.group_by([col(col::UPLOAD_ID), col(col::COLUMN), col(col::ROW_INDEX)])
-            .agg([col("_billable").any(true)])
-    };
-    let billable_per_upload = if dup_groups.height() == 0 {
-        billable.group_by([col(col::UPLOAD_ID)]).agg([col("_billable").sum().alias("billable_cells")])
-    } else {
-        let dup = dup_groups.clone().lazy();
-        let clean = billable
-            .clone()
-            .join(dup.clone(), keys.clone(), keys.clone(), JoinArgs::new(JoinType::Anti))
-            .select([col(col::UPLOAD_ID), col("_billable")]);
-        let deduped =
-            per_key_any(billable.join(dup, keys.clone(), keys.clone(), JoinArgs::new(JoinType::Semi)))
-                .select([col(col::UPLOAD_ID), col("_billable")]);
-        concat([clean, deduped], UnionArgs::default())
-            .stage("R1 duplicates")?
-            .group_by([col(col::UPLOAD_ID)])
-            .agg([col("_billable").sum().alias("billable_cells")])
-    };
-    let cell_rows = cells.clone().lazy().group_by([col(col::UPLOAD_ID)]).agg([len().alias("cell_rows")]);
+        .agg([col("_times").sum().alias("_dummies")]);
+    let counted = per_column
+        .clone()
+        .lazy()
+        .filter(in_dup_upload.clone().not())
+        .join(dummy_cells, keys.clone(), keys.clone(), JoinArgs::new(JoinType::Left))
+        .select([
+            col(col::UPLOAD_ID),
+            col(col::COLUMN),
+            (col("_filled") - col("_dummies").fill_null(lit(0))).alias("_billable"),
+        ]);
+    let per_key = forms
+        .filter(col("_row_index").is_not_null())
+        .group_by([col(col::UPLOAD_ID), col(col::COLUMN), col("_row_index")])
+        .agg([col("_filled").and(col("_is_dummy").not()).any(true).alias("_billable")])
+        .group_by(keys.clone())
+        .agg([col("_billable").cast(DataType::Int64).sum()]);
+    let selected = concat([counted, per_key], UnionArgs::default()).stage("R1 count")?.join(
+        tta_pairs,
+        keys.clone(),
+        keys.clone(),
+        JoinArgs::new(JoinType::Semi),
+    );
+    let billable_per_upload =
+        selected.group_by([col(col::UPLOAD_ID)]).agg([col("_billable").sum().alias("billable_cells")]);
+    let cell_rows =
+        per_column.lazy().group_by([col(col::UPLOAD_ID)]).agg([col("_n").sum().alias("cell_rows")]);
     let per_upload = cell_rows
         .join(
             billable_per_upload,
@@ -181,13 +292,21 @@ pub fn count_cells(cells: LazyFrame, uploads: LazyFrame, rules: &Rules) -> Resul
         .collect()
         .stage("R1 count")?;
 
+    let clock = std::time::Instant::now();
     let duplicate_rejects = if dup_groups.height() == 0 {
         DataFrame::empty_with_schema(&crate::schema::rejects_schema())
     } else {
-        let key3 = [col(col::UPLOAD_ID), col(col::COLUMN), col(col::ROW_INDEX)];
         cells
-            .lazy()
+            .select([
+                col(col::UPLOAD_ID),
+                col(col::COLUMN),
+                col(col::ROW_INDEX),
+                col(col::SRC_FILE),
+                col(col::SRC_ROW),
+            ])
+            .filter(in_dup_upload)
             .join(dup_groups.lazy(), keys.clone(), keys, JoinArgs::new(JoinType::Semi))
+            .sort([col::SRC_FILE, col::SRC_ROW], SortMultipleOptions::default())
             .filter(col(col::ROW_INDEX).cum_count(false).over(key3).stage("R1 duplicates")?.gt(lit(1)))
             .select([
                 lit(crate::schema::CELLS.name).alias(col::TABLE),
@@ -205,6 +324,7 @@ pub fn count_cells(cells: LazyFrame, uploads: LazyFrame, rules: &Rules) -> Resul
             .collect()
             .stage("R1 duplicates")?
     };
+    tracing::debug!(seconds = clock.elapsed().as_secs_f64(), "duplicate rejects");
     Ok(CellCounts { per_upload, duplicate_rejects })
 }
 

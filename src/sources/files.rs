@@ -130,10 +130,23 @@ fn table_files_in(
 /// Name of the column that holds the reason a row is rejected (null when it is valid).
 pub const REJECT_REASON: &str = "_reason";
 
+/// Name of the boolean column [`read_file_flagged`] adds: the row breaks the contract.
+pub const REJECT_FLAG: &str = "_bad";
+
 /// Reads one file as a lazy frame with the table's typed columns, `_file`, `_row` (1-based row
 /// number within the file) and `_reason` (why the row breaks the contract, or null). `_file` is
 /// the file's [`TableFile::shown_as`].
 pub fn read_file(file: &TableFile, table: &TableSpec) -> Result<LazyFrame> {
+    read_file_with(file, table, false)
+}
+
+/// As [`read_file`], plus `_bad`: whether the row breaks the contract, the cheap form of `_reason`
+/// for a large table, where counting the bad rows must not build a text per row.
+pub fn read_file_flagged(file: &TableFile, table: &TableSpec) -> Result<LazyFrame> {
+    read_file_with(file, table, true)
+}
+
+fn read_file_with(file: &TableFile, table: &TableSpec, flag: bool) -> Result<LazyFrame> {
     let path_str = file.path.to_string_lossy().to_string();
     let read_err = |source| Error::Read { file: file.origin.clone(), source };
     let is_empty = std::fs::metadata(&file.path).map_err(|e| Error::io(&file.path, e))?.len() == 0;
@@ -170,6 +183,7 @@ pub fn read_file(file: &TableFile, table: &TableSpec) -> Result<LazyFrame> {
 
     let mut typed = Vec::with_capacity(table.columns.len() + 3);
     let mut problems = Vec::new();
+    let mut conditions = Vec::new();
     for spec in table.columns {
         let Some(src) = found.get(spec.name) else {
             return Err(Error::Schema {
@@ -181,6 +195,7 @@ pub fn read_file(file: &TableFile, table: &TableSpec) -> Result<LazyFrame> {
         let (value, parse_failed) = convert(spec, src, &file.origin)?;
         let present = col(spec.name).is_not_null();
         if let Some(failed) = parse_failed {
+            conditions.push(present.clone().and(failed.clone()));
             let shown = match src {
                 DataType::String => col(spec.name),
                 _ => col(spec.name).cast(DataType::String),
@@ -201,6 +216,11 @@ pub fn read_file(file: &TableFile, table: &TableSpec) -> Result<LazyFrame> {
         }
         if !spec.allowed.is_empty() {
             let allowed = Series::new("allowed".into(), spec.allowed);
+            conditions.push(
+                col(spec.name)
+                    .is_not_null()
+                    .and(col(spec.name).is_in(lit(allowed.clone()).implode(false), false).not()),
+            );
             problems.push(
                 when(
                     col(spec.name)
@@ -220,6 +240,7 @@ pub fn read_file(file: &TableFile, table: &TableSpec) -> Result<LazyFrame> {
             );
         }
         if spec.required {
+            conditions.push(col(spec.name).is_null());
             problems.push(
                 when(col(spec.name).is_null())
                     .then(lit(format!("{}: missing", spec.name)))
@@ -231,6 +252,10 @@ pub fn read_file(file: &TableFile, table: &TableSpec) -> Result<LazyFrame> {
     typed.push(lit(file.shown_as.clone()).alias(col::SRC_FILE));
     typed.push(col(col::SRC_ROW).cast(DataType::Int64));
     typed.push(reason_of(problems).alias(REJECT_REASON));
+    if flag {
+        let bad = conditions.into_iter().reduce(|a, b| a.or(b)).unwrap_or(lit(false));
+        typed.push(bad.fill_null(lit(false)).alias(REJECT_FLAG));
+    }
     Ok(raw.select(typed))
 }
 

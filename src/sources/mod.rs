@@ -63,6 +63,34 @@ pub enum LedgerSource {
     Postgres(Box<Database>),
 }
 
+/// A table too large to hold in memory, the cells log: its valid rows stay a lazy scan of its
+/// files (read again by each query that needs them), and only the rows that break the contract
+/// are collected.
+#[derive(Clone)]
+pub struct LazyTable {
+    /// Table name.
+    pub name: &'static str,
+    /// Valid rows, typed, with `_file` and `_row`, not read yet.
+    pub rows: LazyFrame,
+    /// How many rows are valid.
+    pub valid_rows: u64,
+    /// Rejected rows in the shape of [`schema::rejects_schema`].
+    pub rejects: DataFrame,
+    /// The files read.
+    pub files: Vec<InputFile>,
+}
+
+impl std::fmt::Debug for LazyTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazyTable")
+            .field("name", &self.name)
+            .field("valid_rows", &self.valid_rows)
+            .field("rejects", &self.rejects.height())
+            .field("files", &self.files)
+            .finish()
+    }
+}
+
 /// Which partitions of the partitioned tables (and which rows of the ledger database) a run reads.
 #[derive(Debug, Clone, Copy)]
 pub struct Window {
@@ -98,21 +126,28 @@ pub struct Inputs {
     pub projects: Table,
     /// `usage/*/events`, the valid events of the history.
     pub events: Table,
-    /// `usage/*/cells`.
-    pub cells: Table,
+    /// `usage/*/cells`, lazy.
+    pub cells: LazyTable,
     /// `ledger/*/entries`.
     pub entries: Table,
 }
 
 impl Inputs {
-    /// The tables, in the order of SPEC §2.
-    pub fn tables(&self) -> [&Table; 6] {
-        [&self.plans, &self.accounts, &self.projects, &self.events, &self.cells, &self.entries]
+    /// The tables held in memory, in the order of SPEC §2 (the cells log is [`Inputs::cells`]).
+    pub fn tables(&self) -> [&Table; 5] {
+        [&self.plans, &self.accounts, &self.projects, &self.events, &self.entries]
     }
 
-    /// Every input file, table by table.
+    /// Every input file, table by table, in the order of SPEC §2.
     pub fn files(&self) -> Vec<InputFile> {
-        self.tables().iter().flat_map(|t| t.files.iter().cloned()).collect()
+        let t = self.tables();
+        t[..4]
+            .iter()
+            .flat_map(|t| t.files.iter())
+            .chain(self.cells.files.iter())
+            .chain(self.entries.files.iter())
+            .cloned()
+            .collect()
     }
 
     /// The rejected rows of the reference tables and of the partitions `keep` accepts: each reject
@@ -121,12 +156,28 @@ impl Inputs {
         let files: Vec<String> =
             self.files().into_iter().filter(|f| f.partition.is_none_or(keep)).map(|f| f.path).collect();
         let files = Series::new("files".into(), files);
-        let frames: Vec<LazyFrame> = self
-            .tables()
-            .iter()
-            .map(|t| t.rejects.clone().lazy().filter(col(col::FILE).is_in(implode_lit(files.clone()), false)))
+        let t = self.tables();
+        let mut frames: Vec<LazyFrame> = t[..4].iter().map(|t| t.rejects.clone().lazy()).collect();
+        frames.push(self.cells.rejects.clone().lazy());
+        frames.push(self.entries.rejects.clone().lazy());
+        let frames: Vec<LazyFrame> = frames
+            .into_iter()
+            .map(|lf| lf.filter(col(col::FILE).is_in(implode_lit(files.clone()), false)))
             .collect();
         concat(frames, UnionArgs::default()).and_then(|lf| lf.collect()).stage("rejects")
+    }
+
+    /// Per table: rows read from its files, and valid plus rejected rows (equal when no row is lost).
+    pub fn row_balance(&self) -> Vec<(&'static str, u64, u64)> {
+        let read = |files: &[InputFile]| files.iter().map(|f| f.rows).sum::<u64>();
+        let mut out: Vec<(&'static str, u64, u64)> = self
+            .tables()
+            .iter()
+            .map(|t| (t.name, read(&t.files), (t.rows.height() + t.rejects.height()) as u64))
+            .collect();
+        let c = &self.cells;
+        out.insert(4, (c.name, read(&c.files), c.valid_rows + c.rejects.height() as u64));
+        out
     }
 }
 
@@ -139,7 +190,7 @@ pub fn load(root: &Path, ledger: &LedgerSource, window: Window) -> Result<Inputs
     let accounts = read_table(root, &schema::ACCOUNTS, &all, vec![], true)?;
     let projects = read_table(root, &schema::PROJECTS, &all, vec![], true)?;
     let events = read_table(root, &schema::EVENTS, &usage, event_checks(), true)?;
-    let cells = read_table(root, &schema::CELLS, &usage, vec![], false)?;
+    let cells = read_lazy_table(root, &schema::CELLS, &usage)?;
     let entries = match ledger {
         LedgerSource::Files => read_table(root, &schema::ENTRIES, &ledger_partition, entry_checks(), true)?,
         LedgerSource::Postgres(db) => postgres::read_entries(db, window.ledger_since, entry_checks())?,
@@ -384,6 +435,91 @@ pub fn resolve_older_events(
     all.append(found.column(col::EVENT_ID).stage("older events")?.as_materialized_series())
         .stage("older events")?;
     Ok(all)
+}
+
+/// Reads a large table lazily (see [`LazyTable`]): per file, one pass over the columns the
+/// contract checks counts its rows and its bad rows; only where there are bad rows are they
+/// collected as rejects. The valid rows are never materialised here.
+fn read_lazy_table(root: &Path, spec: &TableSpec, keep: &dyn Fn(NaiveDate) -> bool) -> Result<LazyTable> {
+    let found = files::discover(root, spec, keep)?;
+    let mut frames = Vec::with_capacity(found.len());
+    let mut listed = Vec::with_capacity(found.len());
+    let mut rejects = Vec::new();
+    let mut valid_rows = 0u64;
+    for f in &found {
+        let frame = files::read_file_flagged(f, spec)?;
+        let read_err = |source| Error::Read { file: f.path.clone(), source };
+        let stats = frame
+            .clone()
+            .select([
+                len().cast(DataType::UInt64).alias("n"),
+                col(files::REJECT_FLAG).sum().cast(DataType::UInt64).alias("bad"),
+            ])
+            .collect()
+            .map_err(read_err)?;
+        let get = |c: &str| -> Result<u64> {
+            Ok(stats.column(c).stage("read")?.u64().stage("read")?.get(0).unwrap_or(0))
+        };
+        let (n, bad) = (get("n")?, get("bad")?);
+        valid_rows += n - bad;
+        let (sha256, bytes) = crate::reports::manifest::sha256_file(&f.path)?;
+        listed.push(InputFile {
+            table: spec.name,
+            path: f.shown_as.clone(),
+            format: f.format,
+            sha256,
+            bytes,
+            rows: n,
+            partition: f.partition,
+        });
+        let frame = if bad > 0 {
+            let record_id = concat_str(
+                spec.record_id.iter().map(|c| col(*c).cast(DataType::String)).collect::<Vec<_>>(),
+                "|",
+                true,
+            );
+            rejects.push(
+                frame
+                    .clone()
+                    .filter(col(files::REJECT_FLAG))
+                    .select([
+                        lit(spec.name).alias(col::TABLE),
+                        col(col::SRC_FILE).alias(col::FILE),
+                        col(col::SRC_ROW).alias(col::ROW),
+                        record_id.alias(col::RECORD_ID),
+                        col(REJECT_REASON).alias(col::REASON),
+                    ])
+                    .collect()
+                    .map_err(read_err)?
+                    .lazy(),
+            );
+            frame.filter(col(files::REJECT_FLAG).not())
+        } else {
+            frame
+        };
+        frames.push(frame.drop(cols([REJECT_REASON, files::REJECT_FLAG])));
+    }
+    let rows = if frames.is_empty() {
+        let mut schema = spec.schema();
+        schema.with_column(col::SRC_FILE.into(), DataType::String);
+        schema.with_column(col::SRC_ROW.into(), DataType::Int64);
+        DataFrame::empty_with_schema(&schema).lazy()
+    } else {
+        concat(frames, UnionArgs { rechunk: false, parallel: true, ..Default::default() }).stage("read")?
+    };
+    let rejects = if rejects.is_empty() {
+        DataFrame::empty_with_schema(&schema::rejects_schema())
+    } else {
+        concat(rejects, UnionArgs::default()).and_then(|lf| lf.collect()).stage("read")?
+    };
+    info!(
+        table = spec.name,
+        files = listed.len(),
+        rows = valid_rows,
+        rejects = rejects.height(),
+        "read table"
+    );
+    Ok(LazyTable { name: spec.name, rows, valid_rows, rejects, files: listed })
 }
 
 /// Events whose account, project or plan is unknown, and accounts whose plan is unknown, cannot be
