@@ -331,14 +331,9 @@ fn read_files(
     };
     let mut parts = vec![col(REJECT_REASON)];
     parts.extend(checks);
-    let record_id = concat_str(
-        spec.record_id.iter().map(|c| col(*c).cast(DataType::String)).collect::<Vec<_>>(),
-        "|",
-        true,
-    );
     if unique_key {
         parts.push(fail_if(
-            record_id.clone().is_first_distinct().not().and(col(REJECT_REASON).is_null()),
+            record_id_of(spec).is_first_distinct().not().and(col(REJECT_REASON).is_null()),
             &format!("{}: duplicate, an earlier row has the same id", spec.record_id.join("|")),
         ));
     }
@@ -364,17 +359,7 @@ fn read_files(
         }
     }
 
-    let rejects = checked
-        .clone()
-        .lazy()
-        .filter(col(REJECT_REASON).is_not_null())
-        .select([
-            lit(spec.name).alias(col::TABLE),
-            col(col::SRC_FILE).alias(col::FILE),
-            col(col::SRC_ROW).alias(col::ROW),
-            record_id.alias(col::RECORD_ID),
-            col(REJECT_REASON).alias(col::REASON),
-        ])
+    let rejects = reject_rows(checked.clone().lazy(), spec, col(REJECT_REASON).is_not_null())
         .collect()
         .stage("read")?;
     let rows = checked
@@ -473,25 +458,8 @@ fn read_lazy_table(root: &Path, spec: &TableSpec, keep: &dyn Fn(NaiveDate) -> bo
             partition: f.partition,
         });
         let frame = if bad > 0 {
-            let record_id = concat_str(
-                spec.record_id.iter().map(|c| col(*c).cast(DataType::String)).collect::<Vec<_>>(),
-                "|",
-                true,
-            );
             rejects.push(
-                frame
-                    .clone()
-                    .filter(col(files::REJECT_FLAG))
-                    .select([
-                        lit(spec.name).alias(col::TABLE),
-                        col(col::SRC_FILE).alias(col::FILE),
-                        col(col::SRC_ROW).alias(col::ROW),
-                        record_id.alias(col::RECORD_ID),
-                        col(REJECT_REASON).alias(col::REASON),
-                    ])
-                    .collect()
-                    .map_err(read_err)?
-                    .lazy(),
+                reject_rows(frame.clone(), spec, col(files::REJECT_FLAG)).collect().map_err(read_err)?.lazy(),
             );
             frame.filter(col(files::REJECT_FLAG).not())
         } else {
@@ -553,21 +521,26 @@ fn check_references(inputs: &mut Inputs) -> Result<()> {
 }
 
 /// Moves the rows of `table` for which `reason` is not null to its rejects.
-fn split_more(table: &mut Table, spec: &TableSpec, reason: Expr) -> Result<()> {
-    let marked =
-        table.rows.clone().lazy().with_column(reason.alias(REJECT_REASON)).collect().stage("references")?;
-    let record_id = concat_str(
-        spec.record_id.iter().map(|c| col(*c).cast(DataType::String)).collect::<Vec<_>>(),
-        "|",
-        true,
-    );
-    let more = marked.clone().lazy().filter(col(REJECT_REASON).is_not_null()).select([
+/// The id of a row as the rejects report names it: its record-id columns joined with `|`.
+fn record_id_of(spec: &TableSpec) -> Expr {
+    concat_str(spec.record_id.iter().map(|c| col(*c).cast(DataType::String)).collect::<Vec<_>>(), "|", true)
+}
+
+/// The rows of `lf` selected by `keep`, in the shape of [`schema::rejects_schema`].
+fn reject_rows(lf: LazyFrame, spec: &TableSpec, keep: Expr) -> LazyFrame {
+    lf.filter(keep).select([
         lit(spec.name).alias(col::TABLE),
         col(col::SRC_FILE).alias(col::FILE),
         col(col::SRC_ROW).alias(col::ROW),
-        record_id.alias(col::RECORD_ID),
+        record_id_of(spec).alias(col::RECORD_ID),
         col(REJECT_REASON).alias(col::REASON),
-    ]);
+    ])
+}
+
+fn split_more(table: &mut Table, spec: &TableSpec, reason: Expr) -> Result<()> {
+    let marked =
+        table.rows.clone().lazy().with_column(reason.alias(REJECT_REASON)).collect().stage("references")?;
+    let more = reject_rows(marked.clone().lazy(), spec, col(REJECT_REASON).is_not_null());
     table.rejects = concat([table.rejects.clone().lazy(), more], UnionArgs::default())
         .and_then(|lf| lf.collect())
         .stage("references")?;
