@@ -72,7 +72,7 @@ impl Cli {
 #[derive(Debug, Subcommand)]
 #[allow(clippy::large_enum_variant, reason = "parsed once per process; boxing buys nothing")]
 pub enum Command {
-    /// Reconcile one business date and write its reports.
+    /// Reconcile business dates (one, or a backfill, after the lookback dates) and write their reports.
     Run(RunArgs),
     /// Work with the credit ledger in PostgreSQL.
     #[command(subcommand)]
