@@ -118,16 +118,9 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutcome> {
     let first_partition = day_start.date_naive();
     let last_partition = (day_end - chrono::Duration::microseconds(1)).date_naive();
     let on_date = |d: chrono::NaiveDate| d >= first_partition && d <= last_partition;
-    let cell_files: Vec<String> = inputs
-        .cells
-        .files
-        .iter()
-        .filter(|f| f.partition.is_none_or(on_date))
-        .map(|f| f.path.clone())
-        .collect();
     let cell_rejects = cell_rejects
         .lazy()
-        .filter(col(col::FILE).is_in(crate::expr::implode_lit(Series::new("f".into(), cell_files)), false));
+        .filter(col(col::FILE).is_in(crate::expr::implode_lit(inputs.files_in(&on_date)), false));
     let rejects = concat([inputs.rejects(&on_date)?.lazy(), cell_rejects], UnionArgs::default())
         .and_then(|lf| lf.collect())
         .stage("rejects")?;
@@ -230,6 +223,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutcome> {
             .stage("state")?;
             Some(state::snapshot(
                 state_meta(cfg, date)?,
+                day_end,
                 &input.history,
                 &input.timeline,
                 &dups,

@@ -249,10 +249,11 @@ pub fn carried_events(state: &State, date: NaiveDate, day_start: chrono::DateTim
     concat([uploads, reruns, smart], UnionArgs::default()).stage("state")
 }
 
-/// The state at the end of `date` from the run's history (carried rows included), its upload
+/// The state at the end of `meta.date` (which ends at `day_end`) from the run's history (carried rows included), its upload
 /// timeline, duplicate uploads and ledger entries.
 pub fn snapshot(
     meta: Meta,
+    day_end: chrono::DateTime<Utc>,
     history: &DataFrame,
     timeline: &DataFrame,
     duplicates: &DataFrame,
@@ -333,10 +334,6 @@ pub fn snapshot(
         .sort([col::ACCOUNT_ID], SortMultipleOptions::default())
         .collect()
         .stage("state")?;
-    let day_end = crate::sources::start_of_day(
-        meta.date + chrono::Days::new(1),
-        meta.time_zone.parse().unwrap_or(chrono_tz::UTC),
-    );
     let ledger_tail = entries
         .clone()
         .lazy()

@@ -428,10 +428,8 @@ fn conservation_checks(
             invoices.column(col::ACCOUNT_ID).stage("conservation")?.n_unique().stage("conservation")? as u64,
         ),
     ];
-    for table in inputs.tables() {
-        let read: u64 = table.files.iter().map(|f| f.rows).sum();
-        let kept = (table.rows.height() + table.rejects.height()) as u64;
-        checks.push(Check::equal(&format!("{} rows read are valid or rejected", table.name), read, kept));
+    for (name, read, kept) in inputs.row_balance() {
+        checks.push(Check::equal(&format!("{name} rows read are valid or rejected"), read, kept));
     }
     Ok(checks)
 }

@@ -5,7 +5,7 @@ use polars::prelude::*;
 
 use crate::expr::date_lit;
 
-use super::matching::{self, status};
+use super::matching;
 use super::{ReconcileInput, business_date, stable_id};
 use crate::config::Rules;
 use crate::error::{Result, StageExt};
@@ -359,6 +359,3 @@ pub fn candidates(
         .collect()
         .stage("refunds")
 }
-
-#[allow(dead_code, reason = "status names are shared with the candidates through `reason`")]
-const _: &str = status::MATCHED;

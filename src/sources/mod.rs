@@ -153,9 +153,7 @@ impl Inputs {
     /// The rejected rows of the reference tables and of the partitions `keep` accepts: each reject
     /// is reported once, on the date of its partition.
     pub fn rejects(&self, keep: &dyn Fn(NaiveDate) -> bool) -> Result<DataFrame> {
-        let files: Vec<String> =
-            self.files().into_iter().filter(|f| f.partition.is_none_or(keep)).map(|f| f.path).collect();
-        let files = Series::new("files".into(), files);
+        let files = self.files_in(keep);
         let t = self.tables();
         let mut frames: Vec<LazyFrame> = t[..4].iter().map(|t| t.rejects.clone().lazy()).collect();
         frames.push(self.cells.rejects.clone().lazy());
@@ -165,6 +163,14 @@ impl Inputs {
             .map(|lf| lf.filter(col(col::FILE).is_in(implode_lit(files.clone()), false)))
             .collect();
         concat(frames, UnionArgs::default()).and_then(|lf| lf.collect()).stage("rejects")
+    }
+
+    /// The paths (as the reports show them) of the reference files and of the partitions `keep`
+    /// accepts.
+    pub fn files_in(&self, keep: &dyn Fn(NaiveDate) -> bool) -> Series {
+        let files: Vec<String> =
+            self.files().into_iter().filter(|f| f.partition.is_none_or(keep)).map(|f| f.path).collect();
+        Series::new("files".into(), files)
     }
 
     /// Per table: rows read from its files, and valid plus rejected rows (equal when no row is lost).
