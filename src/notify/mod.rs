@@ -243,8 +243,10 @@ pub fn deliver(
             answer = %answer,
             "sent"
         );
-        state.messages.insert(
-            draft.key.clone(),
+        // Recorded after each message, so that a failure later on does not send this one again.
+        state.record(
+            &state_path,
+            &draft.key,
             SentRecord {
                 message_id: id,
                 digest,
@@ -254,9 +256,7 @@ pub fn deliver(
                 run_id: results.run_id.clone(),
                 transport: settings.transport.display(),
             },
-        );
-        // Recorded after each message, so that a failure later on does not send this one again.
-        state.save(&state_path)?;
+        )?;
         delivery.sent.push(draft.key);
     }
     Ok(delivery)

@@ -1,8 +1,12 @@
 //! What was mailed for a date, so that a rerun does not mail the same results twice:
-//! `<out>/.mail-sent/date=D.json`, one record per message with its Message-ID and a digest of
-//! what it said. It lives outside the date's report folder, which a rerun replaces as a whole.
+//! `<out>/.mail-sent/date=D.jsonl`, a journal with one line per message sent (its key, Message-ID
+//! and a digest of what it said); the last line of a key is what counts. It lives outside the
+//! date's report folder, which a rerun replaces as a whole. A line is appended as soon as its
+//! message is accepted, so a failure later in the night never sends that message again, and
+//! recording costs the same for the 2000th message as for the first.
 
 use std::collections::BTreeMap;
+use std::io::{Read as _, Seek as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -29,45 +33,101 @@ pub struct SentRecord {
     pub transport: String,
 }
 
-/// Every message sent for one date, by message key (`finance`, `support`, `account:<id>`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// One line of the journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct Line {
+    /// Business date.
+    business_date: String,
+    /// Message key (`finance`, `support`, `account:<id>`).
+    key: String,
+    #[serde(flatten)]
+    record: SentRecord,
+}
+
+/// Every message sent for one date, by message key (`finance`, `support`, `account:<id>`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SentState {
     /// Business date.
     pub business_date: String,
-    /// Messages by key.
+    /// Messages by key: the last one sent.
     pub messages: BTreeMap<String, SentRecord>,
 }
 
-/// The state file of a date.
+/// The journal of a date.
 pub fn path(state_dir: &Path, date: &str) -> PathBuf {
-    state_dir.join(format!("date={date}.json"))
+    state_dir.join(format!("date={date}.jsonl"))
 }
 
 impl SentState {
-    /// Reads the state of a date; none sent yet when the file does not exist.
+    /// Reads the journal of a date; none sent yet when the file does not exist. A last line cut
+    /// short (the process died while writing it) is not counted: its message may go out again.
     pub fn load(path: &Path, date: &str) -> Result<Self, NotifyError> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => serde_json::from_str(&text).map_err(|e| NotifyError::State {
-                path: path.to_path_buf(),
-                problem: format!("{e} (fix or remove the file; removing it sends every message again)"),
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Ok(Self { business_date: date.to_string(), messages: BTreeMap::new() })
+        let mut state = Self { business_date: date.to_string(), messages: BTreeMap::new() };
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(state),
+            Err(source) => return Err(NotifyError::Io { path: path.to_path_buf(), source }),
+        };
+        let complete = text.ends_with('\n');
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, raw) in lines.iter().enumerate() {
+            if raw.trim().is_empty() {
+                continue;
             }
-            Err(source) => Err(NotifyError::Io { path: path.to_path_buf(), source }),
+            match serde_json::from_str::<Line>(raw) {
+                Ok(line) => {
+                    state.messages.insert(line.key, line.record);
+                }
+                Err(e) if i + 1 == lines.len() && !complete => {
+                    tracing::warn!(
+                        path = %path.display(),
+                        line = i + 1,
+                        error = %e,
+                        "the journal's last line was cut short; its message counts as not sent"
+                    );
+                }
+                Err(e) => {
+                    return Err(NotifyError::State {
+                        path: path.to_path_buf(),
+                        problem: format!(
+                            "line {}: {e} (fix or remove the line; removing the file sends every message again)",
+                            i + 1
+                        ),
+                    });
+                }
+            }
         }
+        Ok(state)
     }
 
-    /// Writes the state atomically (a temporary file renamed over the old one).
-    pub fn save(&self, path: &Path) -> Result<(), NotifyError> {
+    /// Records a message as sent: one line appended to the journal.
+    pub fn record(&mut self, path: &Path, key: &str, record: SentRecord) -> Result<(), NotifyError> {
         let io = |source| NotifyError::Io { path: path.to_path_buf(), source };
         let dir = path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(io)?;
-        let text = serde_json::to_string_pretty(self).map_err(|e| io(e.into()))?;
-        let tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-        std::fs::write(tmp.path(), text).map_err(io)?;
-        tmp.persist(path).map_err(|e| io(e.error))?;
+        let line = Line { business_date: self.business_date.clone(), key: key.to_string(), record };
+        let mut text = serde_json::to_string(&line).map_err(|e| io(e.into()))?;
+        text.push('\n');
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
+        // A last line cut short by an earlier crash (its message counts as not sent) is dropped
+        // first, so that the journal holds whole lines only.
+        let len = file.metadata().map_err(io)?.len();
+        if len > 0 {
+            let mut last = [0u8; 1];
+            let mut reader = std::fs::File::open(path).map_err(io)?;
+            reader.seek(std::io::SeekFrom::Start(len - 1)).map_err(io)?;
+            reader.read_exact(&mut last).map_err(io)?;
+            if last[0] != b'\n' {
+                let bytes = std::fs::read(path).map_err(io)?;
+                let keep = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+                file.set_len(keep as u64).map_err(io)?;
+            }
+        }
+        // One write of a whole line: in the kernel's hands when it returns, like the message file
+        // or the server's answer before it.
+        file.write_all(text.as_bytes()).map_err(io)?;
+        self.messages.insert(line.key, line.record);
         Ok(())
     }
 }
@@ -84,21 +144,35 @@ mod tests {
         let empty = SentState::load(&p, "2026-11-02").unwrap();
         assert!(empty.messages.is_empty());
         let mut s = empty.clone();
-        s.messages.insert(
-            "finance".into(),
-            SentRecord {
-                message_id: "<a@b>".into(),
-                digest: "d".into(),
-                subject: "s".into(),
-                recipients: vec!["f@x".into()],
-                sent_at: "t".into(),
-                run_id: "r".into(),
-                transport: "file:/o".into(),
-            },
-        );
-        s.save(&p).unwrap();
-        assert_eq!(SentState::load(&p, "2026-11-02").unwrap(), s);
-        std::fs::write(&p, "{").unwrap();
-        assert!(SentState::load(&p, "2026-11-02").unwrap_err().to_string().contains("remove the file"));
+        let record = |id: &str| SentRecord {
+            message_id: id.into(),
+            digest: "d".into(),
+            subject: "s".into(),
+            recipients: vec!["f@x".into()],
+            sent_at: "t".into(),
+            run_id: "r".into(),
+            transport: "file:/o".into(),
+        };
+        s.record(&p, "finance", record("<a@b>")).unwrap();
+        s.record(&p, "support", record("<c@d>")).unwrap();
+        s.record(&p, "finance", record("<e@f>")).unwrap();
+        let back = SentState::load(&p, "2026-11-02").unwrap();
+        assert_eq!(back, s);
+        assert_eq!(back.messages["finance"].message_id, "<e@f>", "the last line of a key counts");
+        assert_eq!(std::fs::read_to_string(&p).unwrap().lines().count(), 3, "a journal: one line each");
+
+        // A last line cut short is not counted, and the next record replaces it.
+        let whole = std::fs::read_to_string(&p).unwrap();
+        std::fs::write(&p, format!("{whole}{{\"business_date\":\"2026-11-02\",\"key\":\"acc")).unwrap();
+        let mut cut = SentState::load(&p, "2026-11-02").unwrap();
+        assert_eq!(cut, s);
+        cut.record(&p, "account:acc-1", record("<g@h>")).unwrap();
+        assert_eq!(SentState::load(&p, "2026-11-02").unwrap().messages.len(), 3);
+        assert_eq!(std::fs::read_to_string(&p).unwrap().lines().count(), 4, "the cut line is gone");
+
+        // Any other line that does not read is an error naming the line.
+        std::fs::write(&p, format!("{{\n{whole}")).unwrap();
+        let err = SentState::load(&p, "2026-11-02").unwrap_err().to_string();
+        assert!(err.contains("line 1") && err.contains("remove the line"), "{err}");
     }
 }

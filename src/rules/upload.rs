@@ -29,78 +29,29 @@ pub struct CellCounts {
     pub duplicate_rejects: DataFrame,
 }
 
-/// Cells per slice of the duplicate-key check: bounds its hash table (about 100 bytes a key).
-const DUPLICATE_CHECK_ROWS: i64 = 8_000_000;
-
-/// Ranges `[lo, hi)` of upload ids (the last open-ended) that each hold about `rows` cells, from
-/// the cells per (upload, column).
-fn upload_slices(per_column: &DataFrame, rows: i64) -> Result<Vec<(String, Option<String>)>> {
-    let per_upload = per_column
-        .clone()
-        .lazy()
-        .group_by([col(col::UPLOAD_ID)])
-        .agg([col("_n").sum()])
-        .sort([col::UPLOAD_ID], SortMultipleOptions::default())
-        .collect()
-        .stage("R1 duplicates")?;
-    let ids = per_upload.column(col::UPLOAD_ID).stage("R1 duplicates")?.str().stage("R1 duplicates")?.clone();
-    let ns = per_upload.column("_n").stage("R1 duplicates")?.i64().stage("R1 duplicates")?.clone();
-    let mut starts: Vec<String> = Vec::new();
-    let mut in_slice = 0i64;
-    for (id, n) in ids.iter().zip(ns.iter()) {
-        let (Some(id), n) = (id, n.unwrap_or(0)) else { continue };
-        if starts.is_empty() || in_slice + n > rows {
-            starts.push(id.to_string());
-            in_slice = 0;
-        }
-        in_slice += n;
-    }
-    let ends = starts.iter().skip(1).cloned().map(Some).chain(std::iter::once(None));
-    Ok(starts.iter().cloned().zip(ends).collect())
-}
-
 /// Collects a query over the cells log with the streaming engine, so that the log's text passes
 /// through in batches and is never held in memory whole.
 fn collect_big(lf: LazyFrame, stage: &'static str) -> Result<DataFrame> {
     let clock = std::time::Instant::now();
-    // A query without sinks has a single result.
     // A query without sinks has a single result.
     let out = lf.collect_with_engine(Engine::Streaming).map(|r| r.unwrap_single()).stage(stage);
     tracing::debug!(stage, seconds = clock.elapsed().as_secs_f64(), "collected");
     out
 }
 
-/// R1: a cell is billable when its column is in the upload's `tta_columns`, its value is not empty,
-/// and it is not a dummy (its trimmed value equals one of the upload's `dummy_values`, trimmed,
-/// ignoring case; the rules' default list where the upload's is null). A duplicated key counts
-/// once, billable when any copy is.
-///
-/// `cells` is a lazy scan of the cells log: it is read a few times (the keys, then the text of the
-/// selected columns), each pass streamed, and no cell text is ever materialised.
-pub fn count_cells(cells: LazyFrame, uploads: LazyFrame, rules: &Rules) -> Result<CellCounts> {
-    let uploads = uploads
-        .filter(col(col::EVENT_TYPE).eq(lit(event_type::UPLOAD)))
-        .select([col(col::UPLOAD_ID), col(col::TTA_COLUMNS), col(col::DUMMY_VALUES)])
-        .unique_stable(Some(cols([col::UPLOAD_ID])), UniqueKeepStrategy::First)
-        .collect()
-        .stage("R1 uploads")?;
-    let cells = cells
-        .join(
-            uploads.clone().lazy().select([col(col::UPLOAD_ID)]),
-            [col(col::UPLOAD_ID)],
-            [col(col::UPLOAD_ID)],
-            JoinArgs::new(JoinType::Semi),
-        )
-        .select([
-            col(col::UPLOAD_ID),
-            col(col::COLUMN),
-            col(col::ROW_INDEX),
-            col(col::VALUE),
-            col(col::SRC_FILE),
-            col(col::SRC_ROW),
-        ]);
+/// A 64-bit hash of a cell's key `(upload_id, column, row_index)`: equal keys have equal hashes,
+/// so two copies of a key always share one; two different keys share one only by a rare collision,
+/// which costs an exact look and nothing else.
+fn key_hash() -> Expr {
+    // Fixed seeds: the hashes only need to agree within a run.
+    col(col::UPLOAD_ID).hash(0x5eed_0001, 0x5eed_0002, 0x5eed_0003, 0x5eed_0004)
+        + col(col::COLUMN).hash(0x5eed_0011, 0x5eed_0012, 0x5eed_0013, 0x5eed_0014)
+        + col(col::ROW_INDEX).hash(0x5eed_0021, 0x5eed_0022, 0x5eed_0023, 0x5eed_0024)
+}
 
-    // The dummy list of each upload, in compared form.
+/// The dummy lists that apply to each upload, in compared form (`upload_id`, `_form`,
+/// `_is_dummy`), and the length in characters of the longest form.
+fn dummy_forms(uploads: &DataFrame, rules: &Rules) -> Result<(DataFrame, i64)> {
     let defaults = DataFrame::new_infer_height(vec![Column::new(
         "_dummy".into(),
         rules.upload.default_dummy_values.clone(),
@@ -126,7 +77,7 @@ pub fn count_cells(cells: LazyFrame, uploads: LazyFrame, rules: &Rules) -> Resul
         .with_column(lit(true).alias("_is_dummy"))
         .collect()
         .stage("R1 dummies")?;
-    let longest_dummy = dummies
+    let longest = dummies
         .clone()
         .lazy()
         .select([col("_form").str().len_chars().max().fill_null(lit(0)).cast(DataType::Int64)])
@@ -138,100 +89,109 @@ pub fn count_cells(cells: LazyFrame, uploads: LazyFrame, rules: &Rules) -> Resul
         .stage("R1 dummies")?
         .get(0)
         .unwrap_or(0);
+    Ok((dummies, longest))
+}
 
-    // Pass 1, every cell: per (upload, column) the rows and the filled cells (not null, not only
-    // white space).
+/// A cell is filled when its value has a character that is not white space (Unicode
+/// `White_Space`, as `char::is_whitespace` and the regex class `\s`): the complement of
+/// [`is_blank`], tested without building the trimmed value.
+pub fn is_filled(value: Expr) -> Expr {
+    value.str().contains(lit(r"\S"), false).fill_null(lit(false))
+}
+
+/// The value, trimmed, has at most `n` characters (white space inside counts): the cheap test
+/// that only short values, which alone can equal a dummy, need lower-casing. Null for a null.
+pub fn not_longer_than(value: Expr, n: i64) -> Expr {
+    let pattern = match n {
+        i64::MIN..=0 => r"^\s*$".to_string(),
+        1 => r"^\s*\S?\s*$".to_string(),
+        _ => format!(r"(?s)^\s*(\S.{{0,{}}}\S|\S)?\s*$", n - 2),
+    };
+    value.str().contains(lit(pattern), false)
+}
+
+/// R1: a cell is billable when its column is in the upload's `tta_columns`, its value is not empty,
+/// and it is not a dummy (its trimmed value equals one of the upload's `dummy_values`, trimmed,
+/// ignoring case; the rules' default list where the upload's is null). A duplicated key counts
+/// once, billable when any copy is.
+///
+/// `cells` is a lazy scan of the cells log, streamed and never held whole:
+/// 1. the cheap duplicate check: the hashes of the keys, sorted; equal neighbours are suspects
+///    (equal keys always have equal hashes; a collision only costs an exact look);
+/// 2. one read of every cell counts, per `(upload_id, column)`, the cells and the filled ones, and
+///    per dummy form in use (any upload's) the short cells with that form; the exact per-upload
+///    dummy test then runs on that small table. The suspects' cells come out of the same read,
+///    one row per copy, and are de-duplicated exactly: each extra copy is a reject, and a key
+///    counts once, billable when any copy is.
+pub fn count_cells(cells: LazyFrame, uploads: LazyFrame, rules: &Rules) -> Result<CellCounts> {
+    let uploads = uploads
+        .filter(col(col::EVENT_TYPE).eq(lit(event_type::UPLOAD)))
+        .select([col(col::UPLOAD_ID), col(col::TTA_COLUMNS), col(col::DUMMY_VALUES)])
+        .unique_stable(Some(cols([col::UPLOAD_ID])), UniqueKeepStrategy::First)
+        .collect()
+        .stage("R1 uploads")?;
+    let (dummies, longest) = dummy_forms(&uploads, rules)?;
     let keys = [col(col::UPLOAD_ID), col(col::COLUMN)];
-    let trimmed = col(col::VALUE).str().strip_chars(lit(NULL));
-    let filled = trimmed.clone().str().len_bytes().gt(lit(0)).fill_null(lit(false));
-    let per_column = collect_big(
-        cells.clone().group_by(keys.clone()).agg([
-            len().cast(DataType::Int64).alias("_n"),
-            filled.clone().cast(DataType::Int64).sum().alias("_filled"),
-        ]),
-        "R1 cells",
-    )?;
-
-    // Pass 2, the keys: the (upload, column) groups where a (upload, column, row_index) repeats
-    // (rare: only those groups pay for exact de-duplication below). Finding them needs every
-    // distinct key in a hash table, so the uploads are taken in slices of about
-    // `DUPLICATE_CHECK_ROWS` cells, each slice a range of upload ids (which the scan prunes by row
-    // group statistics where the log is written upload after upload).
     let key3 = [col(col::UPLOAD_ID), col(col::COLUMN), col(col::ROW_INDEX)];
-    let mut slices = Vec::new();
-    for (lo, hi) in upload_slices(&per_column, DUPLICATE_CHECK_ROWS)? {
-        let mut in_slice = col(col::UPLOAD_ID).gt_eq(lit(lo));
-        if let Some(hi) = hi {
-            in_slice = in_slice.and(col(col::UPLOAD_ID).lt(lit(hi)));
-        }
-        slices.push(collect_big(
-            cells
-                .clone()
-                .select(key3.clone())
-                .filter(in_slice)
-                .group_by(key3.clone())
-                .agg([len().alias("_copies")])
-                .filter(col("_copies").gt(lit(1)))
-                .select(keys.clone())
-                .unique(None, UniqueKeepStrategy::Any),
-            "R1 duplicates",
-        )?);
-    }
-    let dup_groups = if slices.is_empty() {
-        DataFrame::empty_with_schema(&Schema::from_iter([
-            Field::new(col::UPLOAD_ID.into(), DataType::String),
-            Field::new(col::COLUMN.into(), DataType::String),
-        ]))
-    } else {
-        concat(slices.into_iter().map(IntoLazy::lazy).collect::<Vec<_>>(), UnionArgs::default())
-            .and_then(|lf| lf.collect())
-            .stage("R1 duplicates")?
-    };
+    let value = || col(col::VALUE);
+    // Every dummy form in use, of any upload.
+    let all_forms = dummies
+        .column("_form")
+        .stage("R1 dummies")?
+        .as_materialized_series()
+        .unique()
+        .stage("R1 dummies")?;
 
-    let dup_uploads =
-        dup_groups.column(col::UPLOAD_ID).stage("R1 duplicates")?.as_materialized_series().clone();
-    let in_dup_upload = col(col::UPLOAD_ID).is_in(lit(dup_uploads.clone()).implode(false), false);
-
-    // Pass 3, the filled cells no longer than the longest dummy (the cheap test first: a longer
-    // value cannot be a dummy): how often each compared form occurs per (upload, column). In the
-    // rare uploads with a duplicated key every cell comes too, one group per row, so that those
-    // keys count once, billable when any copy is.
-    let short = filled.clone().and(trimmed.str().len_chars().lt_eq(lit(longest_dummy)));
-    let (wanted, row) = if dup_uploads.is_empty() {
-        (short.clone(), lit(NULL).cast(DataType::Int64))
-    } else {
-        (
-            short.clone().or(in_dup_upload.clone()),
-            when(in_dup_upload.clone()).then(col(col::ROW_INDEX)).otherwise(lit(NULL).cast(DataType::Int64)),
-        )
-    };
-    let forms = collect_big(
+    // 1. The cheap duplicate check, on the keys alone: their hashes sorted; equal neighbours are
+    //    suspects.
+    let suspects = collect_big(
         cells
             .clone()
-            .filter(wanted)
-            .select([
-                col(col::UPLOAD_ID),
-                col(col::COLUMN),
-                row.alias("_row_index"),
-                when(short)
-                    .then(dummy_form(col(col::VALUE)))
-                    .otherwise(lit(NULL).cast(DataType::String))
-                    .alias("_form"),
-                filled.alias("_filled"),
-            ])
-            .group_by([
-                col(col::UPLOAD_ID),
-                col(col::COLUMN),
-                col("_row_index"),
-                col("_form"),
-                col("_filled"),
-            ])
-            .agg([len().cast(DataType::Int64).alias("_times")]),
-        "R1 dummies",
+            .select([key_hash().alias("_key")])
+            .sort(["_key"], SortMultipleOptions::default())
+            .filter(col("_key").eq(col("_key").shift(lit(1))))
+            .unique(None, UniqueKeepStrategy::Any),
+        "R1 duplicate check",
+    )?;
+
+    // 2. One read of every cell, grouped per (upload, column, form) where the form (trimmed,
+    //    lower-cased) is kept only for a short value whose form is a dummy of some upload:
+    //    long values are set aside before lower-casing (a longer value cannot be a dummy), so
+    //    only the few short ones are lower-cased. A suspect's cell is a group of its own (its
+    //    row, file and file row), so that its copies can be compared exactly.
+    let short_value = when(not_longer_than(value(), longest))
+        .then(value())
+        .otherwise(lit(NULL).cast(DataType::String));
+    // Computed once, before the grouping (a key expression using it twice would compute it twice).
+    let cells = cells.with_column(dummy_form(short_value).alias("_short_form"));
+    let form = if all_forms.is_empty() {
+        lit(NULL).cast(DataType::String)
+    } else {
+        when(col("_short_form").is_in(crate::expr::implode_lit(all_forms), false))
+            .then(col("_short_form"))
+            .otherwise(lit(NULL).cast(DataType::String))
+    };
+    let mut group = vec![col(col::UPLOAD_ID), col(col::COLUMN), form.alias("_form")];
+    if suspects.height() > 0 {
+        let hashes = suspects.column("_key").stage("R1 duplicates")?.as_materialized_series().clone();
+        let suspect = key_hash().is_in(crate::expr::implode_lit(hashes), false);
+        let only_suspect = |c: &str, dtype: DataType| {
+            when(suspect.clone()).then(col(c)).otherwise(lit(NULL).cast(dtype)).alias(format!("_{c}"))
+        };
+        group.push(only_suspect(col::ROW_INDEX, DataType::Int64));
+        group.push(only_suspect(col::SRC_FILE, DataType::String));
+        group.push(only_suspect(col::SRC_ROW, DataType::Int64));
+    }
+    let per_form = collect_big(
+        cells.group_by(group).agg([
+            len().cast(DataType::Int64).alias("_n"),
+            is_filled(value()).cast(DataType::Int64).sum().alias("_filled"),
+        ]),
+        "R1 cells",
     )?
     .lazy()
     .join(
-        dummies.lazy(),
+        dummies.clone().lazy(),
         [col(col::UPLOAD_ID), col("_form")],
         [col(col::UPLOAD_ID), col("_form")],
         JoinArgs::new(JoinType::Left),
@@ -239,44 +199,76 @@ pub fn count_cells(cells: LazyFrame, uploads: LazyFrame, rules: &Rules) -> Resul
     .with_column(col("_is_dummy").fill_null(lit(false)))
     .cache();
 
-    // The rest works on those small tables: billable = filled - dummies per selected column, or
-    // per distinct key in the uploads with a duplicated key; summed over the selected columns.
+    // The suspects' copies, exactly: a hash collision between different keys is no duplicate.
+    let dup_copies = if suspects.height() == 0 {
+        None
+    } else {
+        let copies = per_form
+            .clone()
+            .filter(col(&format!("_{}", col::ROW_INDEX)).is_not_null())
+            .select([
+                col(col::UPLOAD_ID),
+                col(col::COLUMN),
+                col(&format!("_{}", col::ROW_INDEX)).alias(col::ROW_INDEX),
+                col(&format!("_{}", col::SRC_FILE)).alias(col::SRC_FILE),
+                col(&format!("_{}", col::SRC_ROW)).alias(col::SRC_ROW),
+                col("_filled").gt(lit(0)).and(col("_is_dummy").not()).alias("_billable"),
+            ])
+            .with_column(len().over(key3.clone()).stage("R1 duplicates")?.alias("_copies"))
+            .filter(col("_copies").gt(lit(1)))
+            .collect()
+            .stage("R1 duplicates")?;
+        (copies.height() > 0).then_some(copies)
+    };
+
+    // Billable = filled - dummies per (upload, column), less what the extra copies of a
+    // duplicated key added (counted once, billable when any copy is); summed over the selected
+    // columns of each upload.
+    let per_column = per_form.group_by(keys.clone()).agg([
+        col("_n").sum(),
+        (col("_filled").sum() - col("_n").filter(col("_is_dummy")).sum()).alias("_billable"),
+    ]);
+    let per_column = match &dup_copies {
+        None => per_column,
+        Some(copies) => {
+            let surplus = copies
+                .clone()
+                .lazy()
+                .group_by(key3.clone())
+                .agg([
+                    (col("_billable").cast(DataType::Int64).sum()
+                        - col("_billable").any(true).cast(DataType::Int64))
+                    .alias("_surplus"),
+                ])
+                .group_by(keys.clone())
+                .agg([col("_surplus").sum()]);
+            per_column
+                .join(surplus, keys.clone(), keys.clone(), JoinArgs::new(JoinType::Left))
+                .with_column((col("_billable") - col("_surplus").fill_null(lit(0))).alias("_billable"))
+                .drop(cols(["_surplus"]))
+        }
+    };
     let tta_pairs = uploads
+        .clone()
         .lazy()
         .select([col(col::UPLOAD_ID), col(col::TTA_COLUMNS).alias(col::COLUMN)])
         .explode(cols([col::COLUMN]), ExplodeOptions { empty_as_null: false, keep_nulls: false })
         .unique(None, UniqueKeepStrategy::Any);
-    let dummy_cells = forms
+    let per_column = per_column
+        .join(
+            uploads.lazy().select([col(col::UPLOAD_ID)]),
+            [col(col::UPLOAD_ID)],
+            [col(col::UPLOAD_ID)],
+            JoinArgs::new(JoinType::Semi),
+        )
+        .cache();
+    let billable_per_upload = per_column
         .clone()
-        .filter(col("_row_index").is_null().and(col("_is_dummy")))
-        .group_by(keys.clone())
-        .agg([col("_times").sum().alias("_dummies")]);
-    let counted = per_column
-        .clone()
-        .lazy()
-        .filter(in_dup_upload.clone().not())
-        .join(dummy_cells, keys.clone(), keys.clone(), JoinArgs::new(JoinType::Left))
-        .select([
-            col(col::UPLOAD_ID),
-            col(col::COLUMN),
-            (col("_filled") - col("_dummies").fill_null(lit(0))).alias("_billable"),
-        ]);
-    let per_key = forms
-        .filter(col("_row_index").is_not_null())
-        .group_by([col(col::UPLOAD_ID), col(col::COLUMN), col("_row_index")])
-        .agg([col("_filled").and(col("_is_dummy").not()).any(true).alias("_billable")])
-        .group_by(keys.clone())
-        .agg([col("_billable").cast(DataType::Int64).sum()]);
-    let selected = concat([counted, per_key], UnionArgs::default()).stage("R1 count")?.join(
-        tta_pairs,
-        keys.clone(),
-        keys.clone(),
-        JoinArgs::new(JoinType::Semi),
-    );
-    let billable_per_upload =
-        selected.group_by([col(col::UPLOAD_ID)]).agg([col("_billable").sum().alias("billable_cells")]);
+        .join(tta_pairs, keys.clone(), keys.clone(), JoinArgs::new(JoinType::Semi))
+        .group_by([col(col::UPLOAD_ID)])
+        .agg([col("_billable").sum().alias("billable_cells")]);
     let cell_rows =
-        per_column.lazy().group_by([col(col::UPLOAD_ID)]).agg([col("_n").sum().alias("cell_rows")]);
+        per_column.group_by([col(col::UPLOAD_ID)]).agg([col("_n").sum().alias("cell_rows")]);
     let per_upload = cell_rows
         .join(
             billable_per_upload,
@@ -292,20 +284,10 @@ pub fn count_cells(cells: LazyFrame, uploads: LazyFrame, rules: &Rules) -> Resul
         .collect()
         .stage("R1 count")?;
 
-    let clock = std::time::Instant::now();
-    let duplicate_rejects = if dup_groups.height() == 0 {
-        DataFrame::empty_with_schema(&crate::schema::rejects_schema())
-    } else {
-        cells
-            .select([
-                col(col::UPLOAD_ID),
-                col(col::COLUMN),
-                col(col::ROW_INDEX),
-                col(col::SRC_FILE),
-                col(col::SRC_ROW),
-            ])
-            .filter(in_dup_upload)
-            .join(dup_groups.lazy(), keys.clone(), keys, JoinArgs::new(JoinType::Semi))
+    let duplicate_rejects = match dup_copies {
+        None => DataFrame::empty_with_schema(&crate::schema::rejects_schema()),
+        Some(copies) => copies
+            .lazy()
             .sort([col::SRC_FILE, col::SRC_ROW], SortMultipleOptions::default())
             .filter(col(col::ROW_INDEX).cum_count(false).over(key3).stage("R1 duplicates")?.gt(lit(1)))
             .select([
@@ -322,9 +304,8 @@ pub fn count_cells(cells: LazyFrame, uploads: LazyFrame, rules: &Rules) -> Resul
                     .alias(col::REASON),
             ])
             .collect()
-            .stage("R1 duplicates")?
+            .stage("R1 duplicates")?,
     };
-    tracing::debug!(seconds = clock.elapsed().as_secs_f64(), "duplicate rejects");
     Ok(CellCounts { per_upload, duplicate_rejects })
 }
 

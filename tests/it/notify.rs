@@ -178,12 +178,19 @@ fn listed_refunds(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The sent-mail journal of the date, folded as the job reads it: the last line of each key.
 fn sent_state(out: &Path) -> serde_json::Value {
-    let path = out.join(format!(".mail-sent/date={DATE}.json"));
-    serde_json::from_str(
-        &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
-    )
-    .unwrap()
+    let path = out.join(format!(".mail-sent/date={DATE}.jsonl"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut messages = serde_json::Map::new();
+    for line in text.lines() {
+        let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let key = v["key"].as_str().unwrap().to_string();
+        assert_eq!(v["business_date"], DATE);
+        v.as_object_mut().unwrap().remove("key");
+        messages.insert(key, v);
+    }
+    serde_json::json!({ "business_date": DATE, "messages": messages })
 }
 
 fn reports_are_there(out: &Path) {
@@ -374,7 +381,7 @@ fn a_refusing_server_fails_the_run_with_exit_4_and_keeps_the_reports() {
     assert_eq!(server.connections(), 1, "a 5xx refusal is not retried");
     assert!(server.messages().is_empty());
     reports_are_there(&out_dir);
-    assert!(!out_dir.join(format!(".mail-sent/date={DATE}.json")).exists(), "nothing recorded as sent");
+    assert!(!out_dir.join(format!(".mail-sent/date={DATE}.jsonl")).exists(), "nothing recorded as sent");
 }
 
 #[test]
@@ -433,7 +440,7 @@ fn starttls_with_login_delivers_and_never_shows_the_password() {
     assert!(logins.iter().all(|l| l == &(smtp::USER.to_string(), smtp::PASSWORD.to_string())));
     assert!(!stderr(&out).contains(smtp::PASSWORD), "the password is never logged");
     assert!(
-        !std::fs::read_to_string(out_dir.join(format!(".mail-sent/date={DATE}.json")))
+        !std::fs::read_to_string(out_dir.join(format!(".mail-sent/date={DATE}.jsonl")))
             .unwrap()
             .contains(smtp::PASSWORD)
     );
