@@ -137,16 +137,49 @@ pub const REJECT_FLAG: &str = "_bad";
 /// number within the file) and `_reason` (why the row breaks the contract, or null). `_file` is
 /// the file's [`TableFile::shown_as`].
 pub fn read_file(file: &TableFile, table: &TableSpec) -> Result<LazyFrame> {
-    read_file_with(file, table, false)
+    read_file_with(file, table, false, &mut true)
 }
 
 /// As [`read_file`], plus `_bad`: whether the row breaks the contract, the cheap form of `_reason`
-/// for a large table, where counting the bad rows must not build a text per row.
-pub fn read_file_flagged(file: &TableFile, table: &TableSpec) -> Result<LazyFrame> {
-    read_file_with(file, table, true)
+/// for a large table, where counting the bad rows must not build a text per row. The flag is
+/// whether the only checks of the file are required columns being present (no text to parse, no
+/// list of allowed values), which a Parquet file's footer statistics can answer without a read.
+pub fn read_file_flagged(file: &TableFile, table: &TableSpec) -> Result<(LazyFrame, bool)> {
+    let mut null_checks_only = true;
+    let lf = read_file_with(file, table, true, &mut null_checks_only)?;
+    Ok((lf, null_checks_only))
 }
 
-fn read_file_with(file: &TableFile, table: &TableSpec, flag: bool) -> Result<LazyFrame> {
+/// The rows of a Parquet file, from its footer, when its statistics show no null in any of
+/// `columns` (every row group has null counts for them); `None` when they do not say so.
+pub fn parquet_rows_without_nulls(path: &Path, columns: &[&str]) -> Result<Option<u64>> {
+    let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    if f.metadata().map_err(|e| Error::io(path, e))?.len() == 0 {
+        return Ok(None);
+    }
+    let mut reader = ParquetReader::new(f);
+    let md = reader.get_metadata().map_err(|source| Error::Read { file: path.to_path_buf(), source })?;
+    for rg in &md.row_groups {
+        for name in columns {
+            let Some(chunks) = rg.columns_under_root_iter(name) else { return Ok(None) };
+            for chunk in chunks {
+                let nulls =
+                    chunk.statistics(&md.footer_buf).and_then(|s| s.ok()).and_then(|s| s.null_count());
+                if nulls != Some(0) {
+                    return Ok(None);
+                }
+            }
+        }
+    }
+    Ok(Some(md.num_rows as u64))
+}
+
+fn read_file_with(
+    file: &TableFile,
+    table: &TableSpec,
+    flag: bool,
+    null_checks_only: &mut bool,
+) -> Result<LazyFrame> {
     let path_str = file.path.to_string_lossy().to_string();
     let read_err = |source| Error::Read { file: file.origin.clone(), source };
     let is_empty = std::fs::metadata(&file.path).map_err(|e| Error::io(&file.path, e))?.len() == 0;
@@ -194,6 +227,7 @@ fn read_file_with(file: &TableFile, table: &TableSpec, flag: bool) -> Result<Laz
         };
         let (value, parse_failed) = convert(spec, src, &file.origin)?;
         let present = col(spec.name).is_not_null();
+        *null_checks_only &= parse_failed.is_none() && spec.allowed.is_empty();
         if let Some(failed) = parse_failed {
             conditions.push(present.clone().and(failed.clone()));
             let shown = match src {

@@ -12,7 +12,7 @@ use chrono_tz::Tz;
 use polars::prelude::*;
 
 use crate::expr::implode_lit;
-use tracing::info;
+use tracing::{debug, info};
 
 use crate::db::Database;
 use crate::error::{Error, Result, StageExt};
@@ -438,20 +438,34 @@ fn read_lazy_table(root: &Path, spec: &TableSpec, keep: &dyn Fn(NaiveDate) -> bo
     let mut rejects = Vec::new();
     let mut valid_rows = 0u64;
     for f in &found {
-        let frame = files::read_file_flagged(f, spec)?;
+        let (frame, null_checks_only) = files::read_file_flagged(f, spec)?;
         let read_err = |source| Error::Read { file: f.path.clone(), source };
-        let stats = frame
-            .clone()
-            .select([
-                len().cast(DataType::UInt64).alias("n"),
-                col(files::REJECT_FLAG).sum().cast(DataType::UInt64).alias("bad"),
-            ])
-            .collect()
-            .map_err(read_err)?;
-        let get = |c: &str| -> Result<u64> {
-            Ok(stats.column(c).stage("read")?.u64().stage("read")?.get(0).unwrap_or(0))
+        // A Parquet file whose footer shows no null in a required column has no bad row when
+        // that is all there is to check: no pass over it is needed.
+        let required: Vec<&str> = spec.columns.iter().filter(|c| c.required).map(|c| c.name).collect();
+        let clean_rows = if null_checks_only && f.format == files::Format::Parquet {
+            files::parquet_rows_without_nulls(&f.path, &required)?
+        } else {
+            None
         };
-        let (n, bad) = (get("n")?, get("bad")?);
+        let (n, bad) = match clean_rows {
+            Some(n) => (n, 0),
+            None => {
+                let stats = frame
+                    .clone()
+                    .select([
+                        len().cast(DataType::UInt64).alias("n"),
+                        col(files::REJECT_FLAG).sum().cast(DataType::UInt64).alias("bad"),
+                    ])
+                    .collect()
+                    .map_err(read_err)?;
+                let get = |c: &str| -> Result<u64> {
+                    Ok(stats.column(c).stage("read")?.u64().stage("read")?.get(0).unwrap_or(0))
+                };
+                (get("n")?, get("bad")?)
+            }
+        };
+        debug!(file = %f.shown_as, rows = n, bad, from_footer = clean_rows.is_some(), "checked");
         valid_rows += n - bad;
         let (sha256, bytes) = crate::reports::manifest::sha256_file(&f.path)?;
         listed.push(InputFile {
@@ -557,4 +571,43 @@ fn split_more(table: &mut Table, spec: &TableSpec, reason: Expr) -> Result<()> {
         .collect()
         .stage("references")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+
+    fn write_cells(path: &Path, uploads: &[Option<&str>]) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let n = uploads.len();
+        let mut df = df!(
+            col::UPLOAD_ID => uploads.to_vec(),
+            col::COLUMN => vec!["q1"; n],
+            col::ROW_INDEX => (0..n as i64).collect::<Vec<_>>(),
+            col::VALUE => vec![Some("yes"); n],
+        )
+        .unwrap();
+        ParquetWriter::new(std::fs::File::create(path).unwrap()).finish(&mut df).unwrap();
+    }
+
+    #[test]
+    fn a_parquet_files_footer_vouches_for_it_only_when_it_shows_no_null_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let clean = dir.path().join("usage/date=2026-11-01/cells.parquet");
+        let dirty = dir.path().join("usage/date=2026-11-02/cells.parquet");
+        write_cells(&clean, &[Some("u1"), Some("u1"), Some("u2")]);
+        write_cells(&dirty, &[Some("u3"), None, Some("u3"), Some("u4")]);
+        let keys = [col::UPLOAD_ID, col::COLUMN, col::ROW_INDEX];
+        assert_eq!(files::parquet_rows_without_nulls(&clean, &keys).unwrap(), Some(3));
+        assert_eq!(files::parquet_rows_without_nulls(&dirty, &keys).unwrap(), None);
+
+        // Either way the table counts the same: the null key of the second file is a reject.
+        let cells = read_lazy_table(dir.path(), &schema::CELLS, &|_| true).unwrap();
+        assert_eq!(cells.valid_rows, 6);
+        assert_eq!(cells.rejects.height(), 1);
+        let reason = cells.rejects.column(col::REASON).unwrap().str().unwrap().get(0).unwrap().to_string();
+        assert!(reason.contains("upload_id: missing"), "{reason}");
+        assert_eq!(cells.rows.collect().unwrap().height(), 6);
+    }
 }
