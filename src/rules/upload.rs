@@ -118,11 +118,11 @@ pub fn not_longer_than(value: Expr, n: i64) -> Expr {
 /// `cells` is a lazy scan of the cells log, streamed and never held whole:
 /// 1. the cheap duplicate check: the hashes of the keys, sorted; equal neighbours are suspects
 ///    (equal keys always have equal hashes; a collision only costs an exact look);
-/// 2. one read of every cell counts, per `(upload_id, column)`, the cells and the filled ones, and
-///    per dummy form in use (any upload's) the short cells with that form; the exact per-upload
-///    dummy test then runs on that small table. The suspects' cells come out of the same read,
-///    one row per copy, and are de-duplicated exactly: each extra copy is a reject, and a key
-///    counts once, billable when any copy is.
+/// 2. one read of every cell counts, per `(upload_id, column)` and dummy form in use (any
+///    upload's, kept only for short values: only they are lower-cased), the cells and the filled
+///    ones; the exact per-upload dummy test then runs on that small table. A suspect's cell is a
+///    group of its own, so its copies come out of the same read and are de-duplicated exactly:
+///    each extra copy is a reject, and a key counts once, billable when any copy is.
 pub fn count_cells(cells: LazyFrame, uploads: LazyFrame, rules: &Rules) -> Result<CellCounts> {
     let uploads = uploads
         .filter(col(col::EVENT_TYPE).eq(lit(event_type::UPLOAD)))
@@ -135,12 +135,8 @@ pub fn count_cells(cells: LazyFrame, uploads: LazyFrame, rules: &Rules) -> Resul
     let key3 = [col(col::UPLOAD_ID), col(col::COLUMN), col(col::ROW_INDEX)];
     let value = || col(col::VALUE);
     // Every dummy form in use, of any upload.
-    let all_forms = dummies
-        .column("_form")
-        .stage("R1 dummies")?
-        .as_materialized_series()
-        .unique()
-        .stage("R1 dummies")?;
+    let all_forms =
+        dummies.column("_form").stage("R1 dummies")?.as_materialized_series().unique().stage("R1 dummies")?;
 
     // 1. The cheap duplicate check, on the keys alone: their hashes sorted; equal neighbours are
     //    suspects.
@@ -159,9 +155,8 @@ pub fn count_cells(cells: LazyFrame, uploads: LazyFrame, rules: &Rules) -> Resul
     //    long values are set aside before lower-casing (a longer value cannot be a dummy), so
     //    only the few short ones are lower-cased. A suspect's cell is a group of its own (its
     //    row, file and file row), so that its copies can be compared exactly.
-    let short_value = when(not_longer_than(value(), longest))
-        .then(value())
-        .otherwise(lit(NULL).cast(DataType::String));
+    let short_value =
+        when(not_longer_than(value(), longest)).then(value()).otherwise(lit(NULL).cast(DataType::String));
     // Computed once, before the grouping (a key expression using it twice would compute it twice).
     let cells = cells.with_column(dummy_form(short_value).alias("_short_form"));
     let form = if all_forms.is_empty() {
@@ -205,13 +200,13 @@ pub fn count_cells(cells: LazyFrame, uploads: LazyFrame, rules: &Rules) -> Resul
     } else {
         let copies = per_form
             .clone()
-            .filter(col(&format!("_{}", col::ROW_INDEX)).is_not_null())
+            .filter(col(format!("_{}", col::ROW_INDEX)).is_not_null())
             .select([
                 col(col::UPLOAD_ID),
                 col(col::COLUMN),
-                col(&format!("_{}", col::ROW_INDEX)).alias(col::ROW_INDEX),
-                col(&format!("_{}", col::SRC_FILE)).alias(col::SRC_FILE),
-                col(&format!("_{}", col::SRC_ROW)).alias(col::SRC_ROW),
+                col(format!("_{}", col::ROW_INDEX)).alias(col::ROW_INDEX),
+                col(format!("_{}", col::SRC_FILE)).alias(col::SRC_FILE),
+                col(format!("_{}", col::SRC_ROW)).alias(col::SRC_ROW),
                 col("_filled").gt(lit(0)).and(col("_is_dummy").not()).alias("_billable"),
             ])
             .with_column(len().over(key3.clone()).stage("R1 duplicates")?.alias("_copies"))
@@ -235,11 +230,9 @@ pub fn count_cells(cells: LazyFrame, uploads: LazyFrame, rules: &Rules) -> Resul
                 .clone()
                 .lazy()
                 .group_by(key3.clone())
-                .agg([
-                    (col("_billable").cast(DataType::Int64).sum()
-                        - col("_billable").any(true).cast(DataType::Int64))
-                    .alias("_surplus"),
-                ])
+                .agg([(col("_billable").cast(DataType::Int64).sum()
+                    - col("_billable").any(true).cast(DataType::Int64))
+                .alias("_surplus")])
                 .group_by(keys.clone())
                 .agg([col("_surplus").sum()]);
             per_column
@@ -267,8 +260,7 @@ pub fn count_cells(cells: LazyFrame, uploads: LazyFrame, rules: &Rules) -> Resul
         .join(tta_pairs, keys.clone(), keys.clone(), JoinArgs::new(JoinType::Semi))
         .group_by([col(col::UPLOAD_ID)])
         .agg([col("_billable").sum().alias("billable_cells")]);
-    let cell_rows =
-        per_column.group_by([col(col::UPLOAD_ID)]).agg([col("_n").sum().alias("cell_rows")]);
+    let cell_rows = per_column.group_by([col(col::UPLOAD_ID)]).agg([col("_n").sum().alias("cell_rows")]);
     let per_upload = cell_rows
         .join(
             billable_per_upload,
@@ -501,6 +493,82 @@ mod tests {
         let evs = crate::testkit::events(&[upload("e1", "u1", None)]);
         let counts = super::count_cells(c.clone().lazy(), evs.lazy(), &rules).unwrap();
         assert_eq!(counts.duplicate_rejects.height(), 2, "each extra copy is a reject");
+        let e = price(&[upload("e1", "u1", None)], c, "1", 1, UTC);
+        assert_eq!(expected_of(&e, "e1"), "2.0000");
+    }
+
+    #[test]
+    fn the_cheap_tests_agree_with_rusts_trim_and_whitespace() {
+        use polars::prelude::*;
+        let values: Vec<Option<&str>> = vec![
+            None,
+            Some(""),
+            Some("   "),
+            Some("\u{2003}\t\n"),
+            Some("-"),
+            Some(" n/a "),
+            Some("n/a"),
+            Some("none"),
+            Some("a\nb"),
+            Some("a b"),
+            Some("  abc\u{3000}"),
+            Some("abcd"),
+            Some("\u{a0}\u{a0}\u{a0}\u{a0}\u{a0}\u{a0}\u{a0}x\u{a0}\u{a0}\u{a0}\u{a0}\u{a0}\u{a0}"),
+            Some("ÉÉÉ"),
+            Some("ÉÉÉÉ"),
+        ];
+        let df = df!("value" => values.clone()).unwrap();
+        for n in 0..5i64 {
+            let out = df
+                .clone()
+                .lazy()
+                .select([
+                    super::is_filled(col("value")).alias("filled"),
+                    super::not_longer_than(col("value"), n).alias("short"),
+                ])
+                .collect()
+                .unwrap();
+            let filled = out.column("filled").unwrap().bool().unwrap().clone();
+            let short = out.column("short").unwrap().bool().unwrap().clone();
+            for (i, v) in values.iter().enumerate() {
+                let trimmed = v.map(|s| s.trim_matches(char::is_whitespace));
+                assert_eq!(filled.get(i), Some(trimmed.is_some_and(|t| !t.is_empty())), "filled {v:?}");
+                let expect = trimmed.map(|t| t.chars().count() as i64 <= n);
+                assert_eq!(short.get(i), expect, "not longer than {n}: {v:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_dummy_padded_with_much_white_space_is_still_a_dummy() {
+        let padded = format!("{}N/A{}", " ".repeat(40), "\u{2003}".repeat(30));
+        let c = cells(&[
+            ("u1", "q1", 0, Some(padded.as_str())),
+            ("u1", "q1", 1, Some("n/a, really")), // longer than every dummy: billable
+            ("u1", "q2", 0, Some("yes")),
+        ]);
+        let e = price(&[upload("e1", "u1", None)], c, "1", 1, UTC);
+        assert_eq!(expected_of(&e, "e1"), "2.0000");
+    }
+
+    #[test]
+    fn several_duplicated_keys_in_one_column_each_count_once() {
+        let c = cells(&[
+            ("u1", "q1", 0, Some("a")),
+            ("u1", "q1", 1, Some("-")),
+            ("u1", "q1", 0, Some("a")),
+            ("u1", "q1", 2, Some("x")),
+            ("u1", "q1", 1, Some(" - ")), // a dummy copy of a dummy: the key stays a dummy
+            ("u1", "q1", 0, Some("a again")), // a third copy
+        ]);
+        let rules = crate::testkit::rules();
+        let evs = crate::testkit::events(&[upload("e1", "u1", None)]);
+        let counts = super::count_cells(c.clone().lazy(), evs.lazy(), &rules).unwrap();
+        assert_eq!(counts.duplicate_rejects.height(), 3, "two extra copies of row 0, one of row 1");
+        let mut rows: Vec<i64> =
+            counts.duplicate_rejects.column("row").unwrap().i64().unwrap().into_no_null_iter().collect();
+        rows.sort_unstable();
+        assert_eq!(rows, vec![3, 5, 6], "the later copies, by file row");
         let e = price(&[upload("e1", "u1", None)], c, "1", 1, UTC);
         assert_eq!(expected_of(&e, "e1"), "2.0000");
     }
