@@ -85,7 +85,7 @@ grep '^{' "$dir.job.log" | awk -F'"timestamp":"' '
     if (NR == 1) s0 = s
     m = $0; sub(/.*"message":"/, "", m); sub(/".*/, "", m)
     x = $0; if (match(x, /"(table|stage)":"[^"]*"/)) m = m " " substr(x, RSTART, RLENGTH)
-    if (m !~ /wrote report/) printf "   %7.2f  %s\n", s - s0, m }'
+    if (m !~ /wrote report/ && $0 !~ /"answer":/) printf "   %7.2f  %s\n", s - s0, m }'
 
 awk -v tta="$tta" -v jw="$job_wall" -v jr="$job_rss" -v sw="$scan_wall" -v sr="$scan_rss" -v size="$size" 'BEGIN {
   printf "\n== result (%s)\n", size
