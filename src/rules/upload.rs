@@ -158,7 +158,7 @@ pub fn count_cells(cells: LazyFrame, uploads: LazyFrame, rules: &Rules) -> Resul
     let short_value =
         when(not_longer_than(value(), longest)).then(value()).otherwise(lit(NULL).cast(DataType::String));
     // Computed once, before the grouping (a key expression using it twice would compute it twice).
-    let cells = cells.with_column(dummy_form(short_value).alias("_short_form"));
+    let mut cells = cells.with_column(dummy_form(short_value).alias("_short_form"));
     let form = if all_forms.is_empty() {
         lit(NULL).cast(DataType::String)
     } else {
@@ -169,9 +169,11 @@ pub fn count_cells(cells: LazyFrame, uploads: LazyFrame, rules: &Rules) -> Resul
     let mut group = vec![col(col::UPLOAD_ID), col(col::COLUMN), form.alias("_form")];
     if suspects.height() > 0 {
         let hashes = suspects.column("_key").stage("R1 duplicates")?.as_materialized_series().clone();
-        let suspect = key_hash().is_in(crate::expr::implode_lit(hashes), false);
+        // Once per cell (an expression used three times would be computed three times).
+        cells =
+            cells.with_column(key_hash().is_in(crate::expr::implode_lit(hashes), false).alias("_suspect"));
         let only_suspect = |c: &str, dtype: DataType| {
-            when(suspect.clone()).then(col(c)).otherwise(lit(NULL).cast(dtype)).alias(format!("_{c}"))
+            when(col("_suspect")).then(col(c)).otherwise(lit(NULL).cast(dtype)).alias(format!("_{c}"))
         };
         group.push(only_suspect(col::ROW_INDEX, DataType::Int64));
         group.push(only_suspect(col::SRC_FILE, DataType::String));
