@@ -45,6 +45,15 @@ struct Line {
     record: SentRecord,
 }
 
+/// The whole-file record of earlier versions (`date=D.json`), still read.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Earlier {
+    #[allow(dead_code, reason = "part of the format")]
+    business_date: String,
+    messages: BTreeMap<String, SentRecord>,
+}
+
 /// Every message sent for one date, by message key (`finance`, `support`, `account:<id>`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SentState {
@@ -64,6 +73,19 @@ impl SentState {
     /// short (the process died while writing it) is not counted: its message may go out again.
     pub fn load(path: &Path, date: &str) -> Result<Self, NotifyError> {
         let mut state = Self { business_date: date.to_string(), messages: BTreeMap::new() };
+        // What an earlier version recorded in `date=D.json`, under the journal's lines.
+        let before = path.with_extension("json");
+        match std::fs::read_to_string(&before) {
+            Ok(text) => {
+                let old: Earlier = serde_json::from_str(&text).map_err(|e| NotifyError::State {
+                    path: before.clone(),
+                    problem: format!("{e} (fix or remove the file; removing it may send its messages again)"),
+                })?;
+                state.messages = old.messages;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(NotifyError::Io { path: before, source }),
+        }
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(state),
@@ -169,6 +191,20 @@ mod tests {
         cut.record(&p, "account:acc-1", record("<g@h>")).unwrap();
         assert_eq!(SentState::load(&p, "2026-11-02").unwrap().messages.len(), 3);
         assert_eq!(std::fs::read_to_string(&p).unwrap().lines().count(), 4, "the cut line is gone");
+
+        // The whole-file record of an earlier version is read under the journal.
+        let dir2 = tempfile::tempdir().unwrap();
+        let p2 = path(dir2.path(), "2026-11-02");
+        std::fs::write(
+            p2.with_extension("json"),
+            serde_json::json!({"business_date": "2026-11-02", "messages": {"support": record("<old@x>")}})
+                .to_string(),
+        )
+        .unwrap();
+        let mut upgraded = SentState::load(&p2, "2026-11-02").unwrap();
+        assert_eq!(upgraded.messages["support"].message_id, "<old@x>");
+        upgraded.record(&p2, "support", record("<new@x>")).unwrap();
+        assert_eq!(SentState::load(&p2, "2026-11-02").unwrap().messages["support"].message_id, "<new@x>");
 
         // Any other line that does not read is an error naming the line.
         std::fs::write(&p, format!("{{\n{whole}")).unwrap();
