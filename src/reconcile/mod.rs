@@ -63,6 +63,7 @@ pub fn business_date(ts: Expr, tz: Tz) -> Expr {
 
 /// Runs SPEC §4 for `input.date`.
 pub fn reconcile(input: &ReconcileInput, rules: &Rules) -> Result<Reconciled> {
+    let clock = std::time::Instant::now();
     let date = input.date;
     let on_date = |ts: &str| business_date(col(ts), input.tz).eq(date_lit(date));
     let tolerance = round_credits(dec_lit(rules.reconciliation.tolerance));
@@ -99,6 +100,7 @@ pub fn reconcile(input: &ReconcileInput, rules: &Rules) -> Result<Reconciled> {
             .stage("matching")?
             .collect()
             .stage("matching")?;
+    tracing::debug!(seconds = clock.elapsed().as_secs_f64(), "charges matched to events");
 
     // Event rows: each event of the date with each of its charges, or none.
     let event_rows = events_d
@@ -210,10 +212,14 @@ pub fn reconcile(input: &ReconcileInput, rules: &Rules) -> Result<Reconciled> {
     .stage("scope")?
     .height();
 
+    tracing::debug!(seconds = clock.elapsed().as_secs_f64(), "reconciliation rows");
     let findings = findings::findings(&reconciliation, &expected_d, entries, input, rules)?;
+    tracing::debug!(seconds = clock.elapsed().as_secs_f64(), "findings");
     let refund_candidates = refunds::candidates(&reconciliation, charges, input, rules)?;
+    tracing::debug!(seconds = clock.elapsed().as_secs_f64(), "refund candidates");
     let project_summary =
         summary::project_summary(&expected_d, &reconciliation, &findings, &refund_candidates, date)?;
+    tracing::debug!(seconds = clock.elapsed().as_secs_f64(), "project summary");
 
     Ok(Reconciled {
         expected: expected_d,
