@@ -90,11 +90,20 @@ pub fn reconcile(input: &ReconcileInput, rules: &Rules) -> Result<Reconciled> {
             [col(col::EVENT_ID)],
             JoinArgs::new(JoinType::Left),
         )
-        .cache();
+        // Collected once: every query below reads them (a lazy cache lives for one query only).
+        .collect()
+        .stage("reconcile scope")?
+        .lazy();
 
-    let entries =
-        input.entries.clone().lazy().with_column(on_date(col::POSTED_AT).alias("_posted_on_date")).cache();
-    let charges = matching::charges(entries.clone()).cache();
+    let entries = input
+        .entries
+        .clone()
+        .lazy()
+        .with_column(on_date(col::POSTED_AT).alias("_posted_on_date"))
+        .collect()
+        .stage("reconcile scope")?
+        .lazy();
+    let charges = matching::charges(entries.clone()).collect().stage("reconcile scope")?.lazy();
     let event_charges =
         matching::ranked_charges(charges.clone(), events_d.clone().select([col(col::EVENT_ID)]))
             .stage("matching")?
