@@ -131,15 +131,16 @@ impl SentState {
         let line = Line { business_date: self.business_date.clone(), key: key.to_string(), record };
         let mut text = serde_json::to_string(&line).map_err(|e| io(e.into()))?;
         text.push('\n');
-        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
+        let mut file =
+            std::fs::OpenOptions::new().create(true).read(true).append(true).open(path).map_err(io)?;
         // A last line cut short by an earlier crash (its message counts as not sent) is dropped
-        // first, so that the journal holds whole lines only.
+        // first, so that the journal holds whole lines only. (A write appends wherever the read
+        // left the position.)
         let len = file.metadata().map_err(io)?.len();
         if len > 0 {
             let mut last = [0u8; 1];
-            let mut reader = std::fs::File::open(path).map_err(io)?;
-            reader.seek(std::io::SeekFrom::Start(len - 1)).map_err(io)?;
-            reader.read_exact(&mut last).map_err(io)?;
+            file.seek(std::io::SeekFrom::Start(len - 1)).map_err(io)?;
+            file.read_exact(&mut last).map_err(io)?;
             if last[0] != b'\n' {
                 let bytes = std::fs::read(path).map_err(io)?;
                 let keep = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);

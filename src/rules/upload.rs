@@ -8,12 +8,6 @@ use crate::config::Rules;
 use crate::error::{Result, StageExt};
 use crate::schema::{col, event_type, money};
 
-/// Cells whose value is empty: null, or only white space (Unicode `White_Space`, as Rust's
-/// `char::is_whitespace`).
-pub fn is_blank(value: Expr) -> Expr {
-    value.str().strip_chars(lit(NULL)).str().len_bytes().eq(lit(0)).fill_null(lit(true))
-}
-
 /// A value as compared with the dummies: trimmed and lower-cased.
 pub fn dummy_form(value: Expr) -> Expr {
     value.str().strip_chars(lit(NULL)).str().to_lowercase()
@@ -37,6 +31,11 @@ fn collect_big(lf: LazyFrame, stage: &'static str) -> Result<DataFrame> {
     let out = lf.collect_with_engine(Engine::Streaming).map(|r| r.unwrap_single()).stage(stage);
     tracing::debug!(stage, seconds = clock.elapsed().as_secs_f64(), "collected");
     out
+}
+
+/// The grouping column that holds `c` for a suspect's cell only (null for every other cell).
+fn suspect_col(c: &str) -> String {
+    format!("_{c}")
 }
 
 /// A 64-bit hash of a cell's key `(upload_id, column, row_index)`: equal keys have equal hashes,
@@ -92,9 +91,9 @@ fn dummy_forms(uploads: &DataFrame, rules: &Rules) -> Result<(DataFrame, i64)> {
     Ok((dummies, longest))
 }
 
-/// A cell is filled when its value has a character that is not white space (Unicode
-/// `White_Space`, as `char::is_whitespace` and the regex class `\s`): the complement of
-/// [`is_blank`], tested without building the trimmed value.
+/// A cell is filled when its value has a character that is not white space: not null, and not
+/// empty once trimmed of Unicode `White_Space` (as Rust's `char::is_whitespace`, the regex class
+/// `\s`), tested without building the trimmed value.
 pub fn is_filled(value: Expr) -> Expr {
     value.str().contains(lit(r"\S"), false).fill_null(lit(false))
 }
@@ -173,7 +172,7 @@ pub fn count_cells(cells: LazyFrame, uploads: LazyFrame, rules: &Rules) -> Resul
         cells =
             cells.with_column(key_hash().is_in(crate::expr::implode_lit(hashes), false).alias("_suspect"));
         let only_suspect = |c: &str, dtype: DataType| {
-            when(col("_suspect")).then(col(c)).otherwise(lit(NULL).cast(dtype)).alias(format!("_{c}"))
+            when(col("_suspect")).then(col(c)).otherwise(lit(NULL).cast(dtype)).alias(suspect_col(c))
         };
         group.push(only_suspect(col::ROW_INDEX, DataType::Int64));
         group.push(only_suspect(col::SRC_FILE, DataType::String));
@@ -202,13 +201,13 @@ pub fn count_cells(cells: LazyFrame, uploads: LazyFrame, rules: &Rules) -> Resul
     } else {
         let copies = per_form
             .clone()
-            .filter(col(format!("_{}", col::ROW_INDEX)).is_not_null())
+            .filter(col(suspect_col(col::ROW_INDEX)).is_not_null())
             .select([
                 col(col::UPLOAD_ID),
                 col(col::COLUMN),
-                col(format!("_{}", col::ROW_INDEX)).alias(col::ROW_INDEX),
-                col(format!("_{}", col::SRC_FILE)).alias(col::SRC_FILE),
-                col(format!("_{}", col::SRC_ROW)).alias(col::SRC_ROW),
+                col(suspect_col(col::ROW_INDEX)).alias(col::ROW_INDEX),
+                col(suspect_col(col::SRC_FILE)).alias(col::SRC_FILE),
+                col(suspect_col(col::SRC_ROW)).alias(col::SRC_ROW),
                 col("_filled").gt(lit(0)).and(col("_is_dummy").not()).alias("_billable"),
             ])
             .with_column(len().over(key3.clone()).stage("R1 duplicates")?.alias("_copies"))

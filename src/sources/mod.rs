@@ -437,12 +437,12 @@ fn read_lazy_table(root: &Path, spec: &TableSpec, keep: &dyn Fn(NaiveDate) -> bo
     let mut listed = Vec::with_capacity(found.len());
     let mut rejects = Vec::new();
     let mut valid_rows = 0u64;
+    let required: Vec<&str> = spec.columns.iter().filter(|c| c.required).map(|c| c.name).collect();
     for f in &found {
         let (frame, null_checks_only) = files::read_file_flagged(f, spec)?;
         let read_err = |source| Error::Read { file: f.path.clone(), source };
         // A Parquet file whose footer shows no null in a required column has no bad row when
         // that is all there is to check: no pass over it is needed.
-        let required: Vec<&str> = spec.columns.iter().filter(|c| c.required).map(|c| c.name).collect();
         let clean_rows = if null_checks_only && f.format == files::Format::Parquet {
             files::parquet_rows_without_nulls(&f.path, &required)?
         } else {
