@@ -8,9 +8,167 @@ use crate::config::Rules;
 use crate::error::{Result, StageExt};
 use crate::schema::{col, event_type, money};
 
-/// A value as compared with the dummies: trimmed and lower-cased.
-pub fn dummy_form(value: Expr) -> Expr {
-    value.str().strip_chars(lit(NULL)).str().to_lowercase()
+/// A value as compared with the dummies: trimmed of white space (Unicode `White_Space`, as
+/// Rust's `str::trim`) and lower-cased. The one definition, for the dummy lists and the cells alike.
+pub fn compared_form(value: &str) -> String {
+    value.trim().to_lowercase()
+}
+
+/// A text column in compared form (see [`compared_form`]).
+fn dummy_form(value: Expr) -> Expr {
+    value.map(
+        |c| Ok(c.str()?.apply_values(|v| std::borrow::Cow::Owned(compared_form(v))).into_column()),
+        |_, field| Ok(field.clone()),
+    )
+}
+
+/// What R1 needs of a cell's value, in one look: `""` when the cell is empty (null, empty, or
+/// white space only: never billable); its compared form when that is one of `forms` (the dummies
+/// of any upload: whether it is a dummy of the cell's own upload is decided on the grouped
+/// result); null for any other value (filled, and no upload's dummy).
+pub fn cell_form(value: &str, forms: &std::collections::HashSet<String>, longest: usize) -> CellForm {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return CellForm::Empty;
+    }
+    // A form has `longest` characters at most, and a character at most 4 bytes: the length in
+    // bytes sets most values aside before their characters are counted or lower-cased.
+    if trimmed.len() > 4 * longest || trimmed.chars().nth(longest).is_some() {
+        return CellForm::Filled;
+    }
+    let form = trimmed.to_lowercase();
+    if forms.contains(&form) { CellForm::Dummy(form) } else { CellForm::Filled }
+}
+
+/// See [`cell_form`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CellForm {
+    /// Null, empty or white space only.
+    Empty,
+    /// Filled, and not a dummy of any upload.
+    Filled,
+    /// Filled, and this compared form is a dummy of some upload.
+    Dummy(String),
+}
+
+/// How R1's one read groups a cell, per `(upload_id, column)`: its tag is `""` when the cell is
+/// empty, null when it is filled and no upload's dummy, and `"="` and the form when its form is a
+/// dummy of some upload (see [`cell_form`]). A cell whose key hash is one of the suspected
+/// duplicates' is tagged on its own, `"#"` then its `row_index`, file row, file and the class above
+/// (`"~"` for filled) apart by NUL (which no path holds), so that its copies come out of the
+/// grouping one by one and can be compared exactly.
+struct CellTagger {
+    forms: std::collections::HashSet<String>,
+    longest: usize,
+    /// The key hashes of the suspected duplicates, sorted (see [`key_hash`]).
+    suspect_keys: Vec<u64>,
+}
+
+/// The tag's prefix of a suspect's cell.
+const SUSPECT: char = '#';
+/// The class of a filled cell inside a suspect's tag (outside one, a filled cell's tag is null).
+const FILLED: &str = "~";
+/// The prefix of a dummy form in a tag.
+const DUMMY: char = '=';
+
+impl CellTagger {
+    fn class(&self, value: Option<&str>) -> Option<std::borrow::Cow<'static, str>> {
+        use std::borrow::Cow;
+        match value.map(|v| cell_form(v, &self.forms, self.longest)) {
+            None | Some(CellForm::Empty) => Some(Cow::Borrowed("")),
+            Some(CellForm::Filled) => None,
+            Some(CellForm::Dummy(form)) => Some(Cow::Owned(format!("{DUMMY}{form}"))),
+        }
+    }
+
+    /// The tag expression over the cells log's `value` (and, when there are suspects, its key
+    /// hash, `row_index`, `src_row` and `src_file`).
+    fn expr(self) -> Expr {
+        let field = |_: &Schema, _: &[Field]| Ok(Field::new("_tag".into(), DataType::String));
+        let tag = if self.suspect_keys.is_empty() {
+            col(col::VALUE).map_many(
+                move |c: &mut [Column]| {
+                    let out: StringChunked = c[0].str()?.iter().map(|v| self.class(v)).collect();
+                    Ok(out.with_name("_tag".into()).into_column())
+                },
+                &[],
+                field,
+            )
+        } else {
+            col(col::VALUE).map_many(
+                move |c: &mut [Column]| {
+                    let (values, keys) = (c[0].str()?, c[1].u64()?);
+                    let (index, rows, files) = (c[2].i64()?, c[3].i64()?, c[4].str()?);
+                    let out: StringChunked = values
+                        .iter()
+                        .zip(keys.iter())
+                        .zip(index.iter().zip(rows.iter().zip(files.iter())))
+                        .map(|((v, key), (i, (row, file)))| match (key, i, row, file) {
+                            (Some(key), Some(i), Some(row), Some(file))
+                                if self.suspect_keys.binary_search(&key).is_ok() =>
+                            {
+                                let class = self.class(v);
+                                let class = class.as_deref().unwrap_or(FILLED);
+                                Some(std::borrow::Cow::Owned(format!("{SUSPECT}{i}\0{row}\0{file}\0{class}")))
+                            }
+                            _ => self.class(v),
+                        })
+                        .collect();
+                    Ok(out.with_name("_tag".into()).into_column())
+                },
+                &[key_hash(), col(col::ROW_INDEX), col(col::SRC_ROW), col(col::SRC_FILE)],
+                field,
+            )
+        };
+        tag.alias("_tag")
+    }
+}
+
+/// Where a suspect's cell is, as its tag tells: `(row_index, src_row, src_file)`.
+type Whereabouts<'a> = (i64, i64, &'a str);
+
+/// A tag's class (as outside a suspect's tag) and, for a suspect's, where its cell is.
+fn read_tag(tag: Option<&str>) -> PolarsResult<(Option<&str>, Option<Whereabouts<'_>>)> {
+    let Some(rest) = tag.and_then(|t| t.strip_prefix(SUSPECT)) else { return Ok((tag, None)) };
+    let bad = || polars_err!(ComputeError: "R1: cannot read the grouping tag {rest:?}");
+    let mut parts = rest.splitn(4, '\0');
+    let mut next = || parts.next().ok_or_else(bad);
+    let (i, r, f, class) = (next()?, next()?, next()?, next()?);
+    let (i, r) = (i.parse().map_err(|_| bad())?, r.parse().map_err(|_| bad())?);
+    Ok(((class != FILLED).then_some(class), Some((i, r, f))))
+}
+
+/// The grouped tags back as columns: `_form` (the dummy form, else null), `_filled`, and for a
+/// suspect's cell its `row_index`, `src_file` and `src_row` (see [`suspect_col`]; null for others).
+fn decode_tags(grouped: DataFrame) -> Result<DataFrame> {
+    let tags = grouped.column("_tag").stage("R1 cells")?.str().stage("R1 cells")?;
+    let n = tags.len();
+    let (mut form, mut filled) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut index, mut row, mut file) =
+        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    for tag in tags.iter() {
+        let (class, suspect) = read_tag(tag).stage("R1 cells")?;
+        let (i, r, f) = match suspect {
+            Some((i, r, f)) => (Some(i), Some(r), Some(f.to_string())),
+            None => (None, None, None),
+        };
+        index.push(i);
+        row.push(r);
+        file.push(f);
+        filled.push(class != Some(""));
+        form.push(class.and_then(|c| c.strip_prefix(DUMMY)).map(str::to_string));
+    }
+    let mut out = grouped.drop("_tag").stage("R1 cells")?;
+    for c in [
+        Column::new("_form".into(), form),
+        Column::new("_filled".into(), filled),
+        Column::new(suspect_col(col::ROW_INDEX).into(), index),
+        Column::new(suspect_col(col::SRC_FILE).into(), file),
+        Column::new(suspect_col(col::SRC_ROW).into(), row),
+    ] {
+        out.with_column(c).stage("R1 cells")?;
+    }
+    Ok(out)
 }
 
 /// Billable cells per upload, and the extra copies of duplicated cells (rejects).
@@ -91,24 +249,6 @@ fn dummy_forms(uploads: &DataFrame, rules: &Rules) -> Result<(DataFrame, i64)> {
     Ok((dummies, longest))
 }
 
-/// A cell is filled when its value has a character that is not white space: not null, and not
-/// empty once trimmed of Unicode `White_Space` (as Rust's `char::is_whitespace`, the regex class
-/// `\s`), tested without building the trimmed value.
-pub fn is_filled(value: Expr) -> Expr {
-    value.str().contains(lit(r"\S"), false).fill_null(lit(false))
-}
-
-/// The value, trimmed, has at most `n` characters (white space inside counts): the cheap test
-/// that only short values, which alone can equal a dummy, need lower-casing. Null for a null.
-pub fn not_longer_than(value: Expr, n: i64) -> Expr {
-    let pattern = match n {
-        i64::MIN..=0 => r"^\s*$".to_string(),
-        1 => r"^\s*\S?\s*$".to_string(),
-        _ => format!(r"(?s)^\s*(\S.{{0,{}}}\S|\S)?\s*$", n - 2),
-    };
-    value.str().contains(lit(pattern), false)
-}
-
 /// R1: a cell is billable when its column is in the upload's `tta_columns`, its value is not empty,
 /// and it is not a dummy (its trimmed value equals one of the upload's `dummy_values`, trimmed,
 /// ignoring case; the rules' default list where the upload's is null). A duplicated key counts
@@ -117,14 +257,16 @@ pub fn not_longer_than(value: Expr, n: i64) -> Expr {
 /// `cells` is a lazy scan of the cells log, streamed and never held whole:
 /// 1. the cheap duplicate check: the hashes of the keys, sorted; equal neighbours are suspects
 ///    (equal keys always have equal hashes; a collision only costs an exact look);
-/// 2. one read of every cell counts, per `(upload_id, column)` and dummy form in use (any
-///    upload's, kept only for short values: only they are lower-cased), the cells and the filled
-///    ones; the exact per-upload dummy test then runs on that small table. A suspect's cell is a
+/// 2. one read of every cell counts the cells per `(upload_id, column)` and form (empty, filled,
+///    or a dummy form of some upload: [`cell_form`], one look at each value); the exact
+///    per-upload dummy test then runs on that small table. A suspect's cell is a
 ///    group of its own, so its copies come out of the same read and are de-duplicated exactly:
 ///    each extra copy is a reject, and a key counts once, billable when any copy is.
 pub fn count_cells(cells: LazyFrame, uploads: LazyFrame, rules: &Rules) -> Result<CellCounts> {
+    // An upload id used twice: its first event in the order of SPEC §3 decides.
     let uploads = uploads
         .filter(col(col::EVENT_TYPE).eq(lit(event_type::UPLOAD)))
+        .sort([col::OCCURRED_AT, col::EVENT_ID], SortMultipleOptions::default())
         .select([col(col::UPLOAD_ID), col(col::TTA_COLUMNS), col(col::DUMMY_VALUES)])
         .unique_stable(Some(cols([col::UPLOAD_ID])), UniqueKeepStrategy::First)
         .collect()
@@ -132,10 +274,16 @@ pub fn count_cells(cells: LazyFrame, uploads: LazyFrame, rules: &Rules) -> Resul
     let (dummies, longest) = dummy_forms(&uploads, rules)?;
     let keys = [col(col::UPLOAD_ID), col(col::COLUMN)];
     let key3 = [col(col::UPLOAD_ID), col(col::COLUMN), col(col::ROW_INDEX)];
-    let value = || col(col::VALUE);
     // Every dummy form in use, of any upload.
-    let all_forms =
-        dummies.column("_form").stage("R1 dummies")?.as_materialized_series().unique().stage("R1 dummies")?;
+    let all_forms: std::collections::HashSet<String> = dummies
+        .column("_form")
+        .stage("R1 dummies")?
+        .str()
+        .stage("R1 dummies")?
+        .iter()
+        .flatten()
+        .map(str::to_string)
+        .collect();
 
     // 1. The cheap duplicate check, on the keys alone: their hashes sorted; equal neighbours are
     //    suspects.
@@ -148,55 +296,42 @@ pub fn count_cells(cells: LazyFrame, uploads: LazyFrame, rules: &Rules) -> Resul
             .unique(None, UniqueKeepStrategy::Any),
         "R1 duplicate check",
     )?;
+    let mut suspect_keys: Vec<u64> = suspects
+        .column("_key")
+        .stage("R1 duplicates")?
+        .u64()
+        .stage("R1 duplicates")?
+        .iter()
+        .flatten()
+        .collect();
+    suspect_keys.sort_unstable();
 
-    // 2. One read of every cell, grouped per (upload, column, form) where the form (trimmed,
-    //    lower-cased) is kept only for a short value whose form is a dummy of some upload:
-    //    long values are set aside before lower-casing (a longer value cannot be a dummy), so
-    //    only the few short ones are lower-cased. A suspect's cell is a group of its own (its
-    //    row, file and file row), so that its copies can be compared exactly.
-    let short_value =
-        when(not_longer_than(value(), longest)).then(value()).otherwise(lit(NULL).cast(DataType::String));
-    // Computed once, before the grouping (a key expression using it twice would compute it twice).
-    let mut cells = cells.with_column(dummy_form(short_value).alias("_short_form"));
-    let form = if all_forms.is_empty() {
-        lit(NULL).cast(DataType::String)
-    } else {
-        when(col("_short_form").is_in(crate::expr::implode_lit(all_forms), false))
-            .then(col("_short_form"))
-            .otherwise(lit(NULL).cast(DataType::String))
-    };
-    let mut group = vec![col(col::UPLOAD_ID), col(col::COLUMN), form.alias("_form")];
-    if suspects.height() > 0 {
-        let hashes = suspects.column("_key").stage("R1 duplicates")?.as_materialized_series().clone();
-        // Once per cell (an expression used three times would be computed three times).
-        cells =
-            cells.with_column(key_hash().is_in(crate::expr::implode_lit(hashes), false).alias("_suspect"));
-        let only_suspect = |c: &str, dtype: DataType| {
-            when(col("_suspect")).then(col(c)).otherwise(lit(NULL).cast(dtype)).alias(suspect_col(c))
-        };
-        group.push(only_suspect(col::ROW_INDEX, DataType::Int64));
-        group.push(only_suspect(col::SRC_FILE, DataType::String));
-        group.push(only_suspect(col::SRC_ROW, DataType::Int64));
-    }
-    let per_form = collect_big(
-        cells.group_by(group).agg([
-            len().cast(DataType::Int64).alias("_n"),
-            is_filled(value()).cast(DataType::Int64).sum().alias("_filled"),
-        ]),
+    // 2. One read of every cell, grouped per (upload, column, tag), where the tag tells an empty
+    //    cell, a filled one, and a dummy form of some upload (`cell_form`: one look at each
+    //    value); a suspect's cell is tagged on its own (its row, file and file row), so that its
+    //    copies can be compared exactly.
+    let tagger =
+        CellTagger { forms: all_forms, longest: usize::try_from(longest).unwrap_or(0), suspect_keys };
+    let any_suspect = !tagger.suspect_keys.is_empty();
+    let grouped = collect_big(
+        cells
+            .group_by([col(col::UPLOAD_ID), col(col::COLUMN), tagger.expr()])
+            .agg([len().cast(DataType::Int64).alias("_n")]),
         "R1 cells",
-    )?
-    .lazy()
-    .join(
-        dummies.clone().lazy(),
-        [col(col::UPLOAD_ID), col("_form")],
-        [col(col::UPLOAD_ID), col("_form")],
-        JoinArgs::new(JoinType::Left),
-    )
-    .with_column(col("_is_dummy").fill_null(lit(false)))
-    .cache();
+    )?;
+    let per_form = decode_tags(grouped)?
+        .lazy()
+        .join(
+            dummies.clone().lazy(),
+            [col(col::UPLOAD_ID), col("_form")],
+            [col(col::UPLOAD_ID), col("_form")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_column(col("_is_dummy").fill_null(lit(false)))
+        .cache();
 
     // The suspects' copies, exactly: a hash collision between different keys is no duplicate.
-    let dup_copies = if suspects.height() == 0 {
+    let dup_copies = if !any_suspect {
         None
     } else {
         let copies = per_form
@@ -208,7 +343,7 @@ pub fn count_cells(cells: LazyFrame, uploads: LazyFrame, rules: &Rules) -> Resul
                 col(suspect_col(col::ROW_INDEX)).alias(col::ROW_INDEX),
                 col(suspect_col(col::SRC_FILE)).alias(col::SRC_FILE),
                 col(suspect_col(col::SRC_ROW)).alias(col::SRC_ROW),
-                col("_filled").gt(lit(0)).and(col("_is_dummy").not()).alias("_billable"),
+                col("_filled").and(col("_is_dummy").not()).alias("_billable"),
             ])
             .with_column(len().over(key3.clone()).stage("R1 duplicates")?.alias("_copies"))
             .filter(col("_copies").gt(lit(1)))
@@ -217,12 +352,12 @@ pub fn count_cells(cells: LazyFrame, uploads: LazyFrame, rules: &Rules) -> Resul
         (copies.height() > 0).then_some(copies)
     };
 
-    // Billable = filled - dummies per (upload, column), less what the extra copies of a
-    // duplicated key added (counted once, billable when any copy is); summed over the selected
-    // columns of each upload.
+    // Billable = filled and not a dummy of the upload, per (upload, column), less what the extra
+    // copies of a duplicated key added (counted once, billable when any copy is); summed over the
+    // selected columns of each upload.
     let per_column = per_form.group_by(keys.clone()).agg([
         col("_n").sum(),
-        (col("_filled").sum() - col("_n").filter(col("_is_dummy")).sum()).alias("_billable"),
+        col("_n").filter(col("_filled").and(col("_is_dummy").not())).sum().alias("_billable"),
     ]);
     let per_column = match &dup_copies {
         None => per_column,
@@ -499,7 +634,8 @@ mod tests {
     }
 
     #[test]
-    fn the_cheap_tests_agree_with_rusts_trim_and_whitespace() {
+    fn a_cells_form_agrees_with_the_plain_definition() {
+        use super::CellForm;
         use polars::prelude::*;
         let values: Vec<Option<&str>> = vec![
             None,
@@ -508,8 +644,9 @@ mod tests {
             Some("\u{2003}\t\n"),
             Some("-"),
             Some(" n/a "),
-            Some("n/a"),
+            Some("N/A"),
             Some("none"),
+            Some("nonE\u{3000}"),
             Some("a\nb"),
             Some("a b"),
             Some("  abc\u{3000}"),
@@ -517,27 +654,58 @@ mod tests {
             Some("\u{a0}\u{a0}\u{a0}\u{a0}\u{a0}\u{a0}\u{a0}x\u{a0}\u{a0}\u{a0}\u{a0}\u{a0}\u{a0}"),
             Some("ÉÉÉ"),
             Some("ÉÉÉÉ"),
+            Some("n/a, really"),
         ];
-        let df = df!("value" => values.clone()).unwrap();
-        for n in 0..5i64 {
-            let out = df
-                .clone()
-                .lazy()
-                .select([
-                    super::is_filled(col("value")).alias("filled"),
-                    super::not_longer_than(col("value"), n).alias("short"),
-                ])
-                .collect()
-                .unwrap();
-            let filled = out.column("filled").unwrap().bool().unwrap().clone();
-            let short = out.column("short").unwrap().bool().unwrap().clone();
-            for (i, v) in values.iter().enumerate() {
-                let trimmed = v.map(|s| s.trim_matches(char::is_whitespace));
-                assert_eq!(filled.get(i), Some(trimmed.is_some_and(|t| !t.is_empty())), "filled {v:?}");
-                let expect = trimmed.map(|t| t.chars().count() as i64 <= n);
-                assert_eq!(short.get(i), expect, "not longer than {n}: {v:?}");
+        let forms: std::collections::HashSet<String> =
+            ["-", "n/a", "none", "ééé", "x"].into_iter().map(String::from).collect();
+        let longest = forms.iter().map(|f| f.chars().count()).max().unwrap();
+        // The plain definition: trimmed of Unicode white space; empty, else lower-cased and
+        // looked up.
+        let plain = |v: Option<&str>| {
+            let t = v.map(|s| s.trim_matches(char::is_whitespace)).unwrap_or("");
+            if t.is_empty() {
+                CellForm::Empty
+            } else if forms.contains(&t.to_lowercase()) {
+                CellForm::Dummy(t.to_lowercase())
+            } else {
+                CellForm::Filled
+            }
+        };
+        // Any bound at least as long as the longest form gives the same answer.
+        for bound in [longest, longest + 1, longest + 7] {
+            for v in values.iter().flatten() {
+                assert_eq!(super::cell_form(v, &forms, bound), plain(Some(v)), "{v:?}, bound {bound}");
             }
         }
+        // And the tag expression maps it to the grouping tag: "" empty, null filled, "=" and the
+        // form a dummy.
+        let df = df!("value" => values.clone()).unwrap();
+        let tagger = super::CellTagger { forms: forms.clone(), longest, suspect_keys: vec![] };
+        let out = df.lazy().select([tagger.expr()]).collect().unwrap();
+        let got: Vec<Option<String>> =
+            out.column("_tag").unwrap().str().unwrap().iter().map(|v| v.map(String::from)).collect();
+        let want: Vec<Option<String>> = values
+            .iter()
+            .map(|v| match plain(*v) {
+                CellForm::Empty => Some(String::new()),
+                CellForm::Filled => None,
+                CellForm::Dummy(f) => Some(format!("={f}")),
+            })
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_suspects_tag_reads_back_whatever_its_form_and_file_hold() {
+        let tag = "#7\u{0}12\u{0}usage/date=2026-11-02/cells #1.parquet\u{0}=n/a\u{0}#x";
+        let (class, suspect) = super::read_tag(Some(tag)).unwrap();
+        assert_eq!(class, Some("=n/a\u{0}#x"));
+        assert_eq!(suspect, Some((7, 12, "usage/date=2026-11-02/cells #1.parquet")));
+        assert_eq!(super::read_tag(Some("#7\u{0}12\u{0}f\u{0}~")).unwrap().0, None, "filled");
+        assert_eq!(super::read_tag(Some("#7\u{0}12\u{0}f\u{0}")).unwrap().0, Some(""), "empty");
+        assert!(super::read_tag(Some("#x")).is_err());
+        assert_eq!(super::read_tag(Some("=-")).unwrap(), (Some("=-"), None));
+        assert_eq!(super::read_tag(None).unwrap(), (None, None));
     }
 
     #[test]
