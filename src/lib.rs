@@ -18,6 +18,7 @@ pub mod job;
 pub mod ledger_load;
 pub mod nightly;
 pub mod notify;
+pub mod par;
 pub mod pipeline;
 pub mod reconcile;
 pub mod reports;

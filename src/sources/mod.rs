@@ -195,13 +195,23 @@ pub fn load(root: &Path, ledger: &LedgerSource, window: Window) -> Result<Inputs
     let plans = read_table(root, &schema::PLANS, &all, plan_checks(), true)?;
     let accounts = read_table(root, &schema::ACCOUNTS, &all, vec![], true)?;
     let projects = read_table(root, &schema::PROJECTS, &all, vec![], true)?;
-    let events = read_table(root, &schema::EVENTS, &usage, event_checks(), true)?;
-    let cells = read_lazy_table(root, &schema::CELLS, &usage)?;
-    let entries = match ledger {
-        LedgerSource::Files => read_table(root, &schema::ENTRIES, &ledger_partition, entry_checks(), true)?,
-        LedgerSource::Postgres(db) => postgres::read_entries(db, window.ledger_since, entry_checks())?,
-    };
-    let mut inputs = Inputs { plans, accounts, projects, events, cells, entries };
+    // The three big tables side by side: reading one is mostly one core's work (decoding, the
+    // checks, the files' SHA-256), and the machine has more. The first error in this order wins.
+    let span = tracing::Span::current();
+    let (events, cells, entries) = std::thread::scope(|s| {
+        let cells = s.spawn(|| span.in_scope(|| read_lazy_table(root, &schema::CELLS, &usage)));
+        let entries = s.spawn(|| {
+            span.in_scope(|| match ledger {
+                LedgerSource::Files => {
+                    read_table(root, &schema::ENTRIES, &ledger_partition, entry_checks(), true)
+                }
+                LedgerSource::Postgres(db) => postgres::read_entries(db, window.ledger_since, entry_checks()),
+            })
+        });
+        let events = read_table(root, &schema::EVENTS, &usage, event_checks(), true);
+        (events, crate::par::joined(cells), crate::par::joined(entries))
+    });
+    let mut inputs = Inputs { plans, accounts, projects, events: events?, cells: cells?, entries: entries? };
     check_references(&mut inputs)?;
     Ok(inputs)
 }
