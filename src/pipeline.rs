@@ -83,31 +83,45 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutcome> {
         if previous.is_some() {
             in_run = in_run.and(col(col::OCCURRED_AT).gt_eq(ts(day_start)));
         }
-        let mut events = state::mark_real(inputs.events.rows.clone().lazy().filter(in_run));
+        let mut events = state::mark_real(inputs.events.rows.clone().lazy().filter(in_run.clone()));
         if let Some(prev) = &previous {
             events = concat([events, state::carried_events(prev, date, day_start)?], UnionArgs::default())
                 .stage("state")?;
         }
-        let history = rules::prepare_events(
-            events,
-            inputs.projects.rows.clone().lazy(),
-            inputs.accounts.rows.clone().lazy(),
-            inputs.plans.rows.clone().lazy(),
-            cfg.tz,
-        )
-        .collect()
-        .stage("prepare events")?;
-        let step = Instant::now();
-        let counts = rules::upload::count_cells(
-            inputs.cells.rows.clone(),
-            history.clone().lazy().filter(col(state::CARRIED).not()),
-            &cfg.rules,
-        )?;
-        info!(
-            uploads = counts.per_upload.height(),
-            seconds = step.elapsed().as_secs_f64(),
-            "counted the billable cells (R1)"
-        );
+        // R1 reads the cells log (the night's longest part) while the history is prepared beside
+        // it: it needs only the uploads of the run.
+        let span = tracing::Span::current();
+        let (history, counts) = std::thread::scope(|s| {
+            let r1 = s.spawn(|| {
+                span.in_scope(|| {
+                    let step = Instant::now();
+                    let counts = rules::upload::count_cells(
+                        inputs.cells.rows.clone(),
+                        inputs.events.rows.clone().lazy().filter(in_run.clone()),
+                        &cfg.rules,
+                    );
+                    if let Ok(c) = &counts {
+                        info!(
+                            uploads = c.per_upload.height(),
+                            seconds = step.elapsed().as_secs_f64(),
+                            "counted the billable cells (R1)"
+                        );
+                    }
+                    counts
+                })
+            });
+            let history = rules::prepare_events(
+                events,
+                inputs.projects.rows.clone().lazy(),
+                inputs.accounts.rows.clone().lazy(),
+                inputs.plans.rows.clone().lazy(),
+                cfg.tz,
+            )
+            .collect()
+            .stage("prepare events");
+            (history, crate::par::joined(r1))
+        });
+        let (history, counts) = (history?, counts?);
         let priced = rules::price(history.clone().lazy(), counts.per_upload.lazy(), &cfg.rules)?;
         info!(events = history.height(), "priced the history");
         Ok((priced, history, counts.duplicate_rejects))
@@ -175,24 +189,14 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutcome> {
     let mut out = out;
     let mut rejects = rejects;
     let reports_span = info_span!("reports").entered();
-    staging.write_parquet(file::EXPECTED_CHARGES, &mut out.expected, Some(&rules::expected_schema()))?;
-    staging.write_parquet(
-        file::RECONCILIATION,
-        &mut out.reconciliation,
-        Some(&reconcile::matching::reconciliation_schema()),
-    )?;
-    staging.write_parquet(
-        file::FINDINGS,
-        &mut out.findings,
-        Some(&reconcile::findings::findings_schema()),
-    )?;
-    staging.write_parquet(
-        file::REFUND_CANDIDATES,
-        &mut out.refund_candidates,
-        Some(&reconcile::refunds::candidates_schema()),
-    )?;
-    staging.write_parquet(file::PROJECT_SUMMARY, &mut out.project_summary, None)?;
-    staging.write_parquet(file::REJECTS, &mut rejects, Some(&schema::rejects_schema()))?;
+    staging.write_parquets(vec![
+        (file::EXPECTED_CHARGES, &mut out.expected, Some(rules::expected_schema())),
+        (file::RECONCILIATION, &mut out.reconciliation, Some(reconcile::matching::reconciliation_schema())),
+        (file::FINDINGS, &mut out.findings, Some(reconcile::findings::findings_schema())),
+        (file::REFUND_CANDIDATES, &mut out.refund_candidates, Some(reconcile::refunds::candidates_schema())),
+        (file::PROJECT_SUMMARY, &mut out.project_summary, None),
+        (file::REJECTS, &mut rejects, Some(schema::rejects_schema())),
+    ])?;
 
     let conservation = conservation_checks(&out, events_in_scope, &inputs)?;
     if let Some(bad) = conservation.iter().find(|c| !c.ok) {

@@ -82,6 +82,34 @@ impl Staging {
 
     /// Writes `df` as Parquet with the run's key-value metadata, after checking its schema.
     pub fn write_parquet(&mut self, name: &str, df: &mut DataFrame, expected: Option<&Schema>) -> Result<()> {
+        let output = self.write_one(name, df, expected)?;
+        self.outputs.push(output);
+        Ok(())
+    }
+
+    /// Writes several reports as [`Staging::write_parquet`] does, side by side (each file's
+    /// encoding, compression and SHA-256 is mostly one core's work); the manifest lists them in
+    /// the order given. The first error in that order is returned.
+    pub fn write_parquets(&mut self, reports: Vec<(&str, &mut DataFrame, Option<Schema>)>) -> Result<()> {
+        let span = tracing::Span::current();
+        let this = &*self;
+        let written: Vec<Result<OutputFile>> = std::thread::scope(|s| {
+            let handles: Vec<_> = reports
+                .into_iter()
+                .map(|(name, df, schema)| {
+                    let span = &span;
+                    s.spawn(move || span.in_scope(|| this.write_one(name, df, schema.as_ref())))
+                })
+                .collect();
+            handles.into_iter().map(crate::par::joined).collect()
+        });
+        for output in written {
+            self.outputs.push(output?);
+        }
+        Ok(())
+    }
+
+    fn write_one(&self, name: &str, df: &mut DataFrame, expected: Option<&Schema>) -> Result<OutputFile> {
         let path = self.dir.path().join(name);
         if let Some(schema) = expected {
             let found = df.schema();
@@ -111,12 +139,12 @@ impl Staging {
         f.sync_all().map_err(|e| Error::io(&path, e))?;
         let (sha256, bytes) = manifest::sha256_file(&path)?;
         info!(file = name, rows = df.height(), bytes, "wrote report");
-        self.outputs.push(OutputFile { file: name.to_string(), sha256, bytes, rows: df.height() as u64 });
+        let output = OutputFile { file: name.to_string(), sha256, bytes, rows: df.height() as u64 };
         // Fault injection for the tests of an interrupted run: die as a killed process would.
         if std::env::var("CREDIT_RECON_ABORT_AFTER").is_ok_and(|v| v == name) {
             std::process::abort();
         }
-        Ok(())
+        Ok(output)
     }
 
     /// Writes a file that is not Parquet (a statement), `name` relative to the folder (it may name
