@@ -189,14 +189,30 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutcome> {
     let mut out = out;
     let mut rejects = rejects;
     let reports_span = info_span!("reports").entered();
-    staging.write_parquets(vec![
-        (file::EXPECTED_CHARGES, &mut out.expected, Some(rules::expected_schema())),
-        (file::RECONCILIATION, &mut out.reconciliation, Some(reconcile::matching::reconciliation_schema())),
-        (file::FINDINGS, &mut out.findings, Some(reconcile::findings::findings_schema())),
-        (file::REFUND_CANDIDATES, &mut out.refund_candidates, Some(reconcile::refunds::candidates_schema())),
-        (file::PROJECT_SUMMARY, &mut out.project_summary, None),
-        (file::REJECTS, &mut rejects, Some(schema::rejects_schema())),
-    ])?;
+    // The next state is computed while the reports are written (it reads the input, not them).
+    let span = tracing::Span::current();
+    let (written, next_state) = std::thread::scope(|s| {
+        let next = s.spawn(|| span.in_scope(|| next_state(cfg, date, day_end, &input)));
+        let written = staging.write_parquets(vec![
+            (file::EXPECTED_CHARGES, &mut out.expected, Some(rules::expected_schema())),
+            (
+                file::RECONCILIATION,
+                &mut out.reconciliation,
+                Some(reconcile::matching::reconciliation_schema()),
+            ),
+            (file::FINDINGS, &mut out.findings, Some(reconcile::findings::findings_schema())),
+            (
+                file::REFUND_CANDIDATES,
+                &mut out.refund_candidates,
+                Some(reconcile::refunds::candidates_schema()),
+            ),
+            (file::PROJECT_SUMMARY, &mut out.project_summary, None),
+            (file::REJECTS, &mut rejects, Some(schema::rejects_schema())),
+        ]);
+        (written, crate::par::joined(next))
+    });
+    written?;
+    let next_state = next_state?;
 
     let conservation = conservation_checks(&out, events_in_scope, &inputs)?;
     if let Some(bad) = conservation.iter().find(|c| !c.ok) {
@@ -216,26 +232,6 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutcome> {
         conservation,
     )?;
     let high_findings = manifest.findings_by_severity.get("high").copied().unwrap_or(0);
-    let next_state = match &cfg.state_root {
-        Some(_) => {
-            let dups = reconcile::refunds::duplicate_uploads(
-                input.timeline.clone().lazy(),
-                cfg.rules.reconciliation.refund_window_hours,
-            )
-            .select([col(col::EVENT_ID), col("_first_event")])
-            .collect()
-            .stage("state")?;
-            Some(state::snapshot(
-                state_meta(cfg, date)?,
-                day_end,
-                &input.history,
-                &input.timeline,
-                &dups,
-                &input.entries,
-            )?)
-        }
-        None => None,
-    };
     let report_dir = staging.commit(&manifest)?;
     drop(reports_span);
     if let (Some(root), Some(mut next)) = (&cfg.state_root, next_state) {
@@ -273,6 +269,35 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutcome> {
     let accounts =
         inputs.accounts.rows.select([col::ACCOUNT_ID, col::NAME, col::SUPPORT_EMAIL]).stage("accounts")?;
     Ok(RunOutcome { report_dir, manifest, high_findings, accounts })
+}
+
+/// The state closing `date`, for the next night (when the run keeps one).
+fn next_state(
+    cfg: &RunConfig,
+    date: chrono::NaiveDate,
+    day_end: chrono::DateTime<Utc>,
+    input: &ReconcileInput,
+) -> Result<Option<state::State>> {
+    Ok(match &cfg.state_root {
+        Some(_) => {
+            let dups = reconcile::refunds::duplicate_uploads(
+                input.timeline.clone().lazy(),
+                cfg.rules.reconciliation.refund_window_hours,
+            )
+            .select([col(col::EVENT_ID), col("_first_event")])
+            .collect()
+            .stage("state")?;
+            Some(state::snapshot(
+                state_meta(cfg, date)?,
+                day_end,
+                &input.history,
+                &input.timeline,
+                &dups,
+                &input.entries,
+            )?)
+        }
+        None => None,
+    })
 }
 
 /// What the state closing `date` must have been computed from to be used.
