@@ -2,6 +2,7 @@
 # Benchmark of the nightly job (release build) on one generated day:
 #   bench/run.sh            # 30 M TTA cells, 1 M events, 1 M ledger entries
 #   bench/run.sh --quick    # a tenth of that
+#   bench/run.sh --runs 5   # scan and job alternately 5 times; medians (the machine is noisy)
 # Prints the job's wall time, TTA cells per second, peak RSS, and the ratio of the job's wall
 # time to a bare Polars scan of the same input files (every column read once).
 # Environment: BENCH_DIR (default /tmp/credit-recon-bench; the data is kept and reused),
@@ -11,11 +12,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 size=full
-case "${1:-}" in
-  --quick) size=quick ;;
-  "" | --full) ;;
-  *) echo "usage: bench/run.sh [--quick|--full]" >&2; exit 2 ;;
-esac
+runs=1
+usage() { echo "usage: bench/run.sh [--quick|--full] [--runs N]" >&2; exit 2; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) size=quick ;;
+    --full) size=full ;;
+    --runs) [ $# -ge 2 ] && [ "$2" -ge 1 ] 2>/dev/null || usage; runs=$2; shift ;;
+    *) usage ;;
+  esac
+  shift
+done
 if [ "$size" = full ]; then
   gen_args=(--accounts 2000 --projects 20000 --events 1000000 --uploads 20000 --rows 500 --tta-columns 3 --ledger-entries 1000000)
 else
@@ -66,18 +73,25 @@ timed() { # label, command...: wall seconds and peak RSS (KiB) into $wall and $r
   rm -f "$log" "$log.out"
 }
 
-echo "== bare Polars scan of the same files"
-timed scan "$bin" bench-scan --data "$dir"
-scan_wall=$wall; scan_rss=$rss
+median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+scan_walls=(); job_walls=(); scan_rss=0; job_rss=0
+for run in $(seq 1 "$runs"); do
+  echo "== bare Polars scan of the same files (run $run of $runs)"
+  timed scan "$bin" bench-scan --data "$dir"
+  scan_walls+=("$wall"); [ "$rss" -gt "$scan_rss" ] && scan_rss=$rss
 
-echo "== the nightly job"
-out=$(mktemp -d)
-keep_log="$dir.job.log"
-timed job env CREDIT_RECON_LOG="${CREDIT_RECON_LOG:-credit_recon=debug}" CREDIT_RECON_LOG_FORMAT=json \
-  "$bin" run --data "$dir" --out "$out" --date "$date"
-keep_log=
-job_wall=$wall; job_rss=$rss
-rm -rf "$out"
+  echo "== the nightly job (run $run of $runs)"
+  out=$(mktemp -d)
+  keep_log="$dir.job.log"
+  timed job env CREDIT_RECON_LOG="${CREDIT_RECON_LOG:-credit_recon=debug}" CREDIT_RECON_LOG_FORMAT=json \
+    "$bin" run --data "$dir" --out "$out" --date "$date"
+  keep_log=
+  job_walls+=("$wall"); [ "$rss" -gt "$job_rss" ] && job_rss=$rss
+  printf '   run %d: job %.2f s, scan %.2f s, ratio %.2f\n' "$run" "$wall" "${scan_walls[-1]}" \
+    "$(awk -v a="$wall" -v b="${scan_walls[-1]}" 'BEGIN { print a / b }')"
+  rm -rf "$out"
+done
+job_wall=$(median "${job_walls[@]}"); scan_wall=$(median "${scan_walls[@]}")
 # Where the time goes: seconds since the start at the end of each stage (the run's own log lines).
 echo "   stages (seconds since start, from $dir.job.log):"
 grep '^{' "$dir.job.log" | awk -F'"timestamp":"' '
@@ -87,8 +101,9 @@ grep '^{' "$dir.job.log" | awk -F'"timestamp":"' '
     x = $0; if (match(x, /"(table|stage)":"[^"]*"/)) m = m " " substr(x, RSTART, RLENGTH)
     if (m !~ /wrote report/ && $0 !~ /"answer":/) printf "   %7.2f  %s\n", s - s0, m }'
 
-awk -v tta="$tta" -v jw="$job_wall" -v jr="$job_rss" -v sw="$scan_wall" -v sr="$scan_rss" -v size="$size" 'BEGIN {
-  printf "\n== result (%s)\n", size
+awk -v tta="$tta" -v jw="$job_wall" -v jr="$job_rss" -v sw="$scan_wall" -v sr="$scan_rss" -v size="$size" -v runs="$runs" 'BEGIN {
+  label = (runs + 0 > 1) ? ("medians of " runs " runs, peak RSS the highest") : "one run"
+  printf "\n== result (%s; %s)\n", size, label
   printf "job wall time      %8.2f s\n", jw
   printf "TTA cells / second %8.2f M\n", tta / jw / 1e6
   printf "job peak RSS       %8.2f GiB\n", jr / 1048576
