@@ -251,13 +251,21 @@ struct Selection<'a> {
 
 fn select<'a>(r: &'a Results, t: &Thresholds, account: Option<&str>) -> Selection<'a> {
     let mine = |a: &str| account.is_none_or(|x| x == a);
-    let (candidates, small) =
-        r.candidates.iter().filter(|c| mine(&c.account_id)).partition(|c| c.refund >= t.min_refund_credits);
-    let findings = r
-        .findings
-        .iter()
-        .filter(|f| mine(&f.account_id) && t.support_severities.contains(&f.severity))
-        .collect();
+    selection(
+        t,
+        r.candidates.iter().filter(|c| mine(&c.account_id)),
+        r.findings.iter().filter(|f| mine(&f.account_id)),
+    )
+}
+
+/// What of `candidates` and `findings` (in their order) a message lists, by the thresholds.
+fn selection<'a>(
+    t: &Thresholds,
+    candidates: impl Iterator<Item = &'a Candidate>,
+    findings: impl Iterator<Item = &'a Finding>,
+) -> Selection<'a> {
+    let (candidates, small) = candidates.partition(|c| c.refund >= t.min_refund_credits);
+    let findings = findings.filter(|f| t.support_severities.contains(&f.severity)).collect();
     Selection { candidates, small, findings }
 }
 
@@ -484,21 +492,23 @@ fn account_recipients(r: &Results, settings: &Settings, account_id: &str) -> Vec
 /// One discrepancy email per routed account that has something to report.
 pub fn accounts(r: &Results, settings: &Settings) -> Vec<Draft> {
     let t = &settings.thresholds;
-    let mut ids: Vec<&str> = r
-        .candidates
-        .iter()
-        .map(|c| c.account_id.as_str())
-        .chain(r.findings.iter().map(|f| f.account_id.as_str()))
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
+    // Each account's candidates and findings, in their order, gathered in one pass (not one pass
+    // over all of them per account: 1 500 accounts took 0.4 s that way).
+    let mut by_account: std::collections::BTreeMap<&str, (Vec<&Candidate>, Vec<&Finding>)> =
+        std::collections::BTreeMap::new();
+    for c in &r.candidates {
+        by_account.entry(c.account_id.as_str()).or_default().0.push(c);
+    }
+    for f in &r.findings {
+        by_account.entry(f.account_id.as_str()).or_default().1.push(f);
+    }
     let mut drafts = Vec::new();
-    for id in ids {
+    for (id, (candidates, findings)) in by_account {
         let to = account_recipients(r, settings, id);
         if to.is_empty() {
             continue;
         }
-        let sel = select(r, t, Some(id));
+        let sel = selection(t, candidates.into_iter(), findings.into_iter());
         if sel.candidates.is_empty() && sel.findings.is_empty() {
             continue;
         }

@@ -197,8 +197,11 @@ pub fn deliver(
     report_dir: &Path,
     accounts: &DataFrame,
 ) -> Result<Delivery, NotifyError> {
+    let clock = std::time::Instant::now();
     let results = results::read(report_dir, accounts)?;
+    tracing::debug!(seconds = clock.elapsed().as_secs_f64(), "read the reports for the mail");
     let drafts = compose::all(&results, settings);
+    tracing::debug!(seconds = clock.elapsed().as_secs_f64(), drafts = drafts.len(), "composed");
     let state_path = state::path(&settings.state_dir, &results.business_date);
     let mut state = SentState::load(&state_path, &results.business_date)?;
     // Built on the first message to send, so that a quiet night touches no server or folder.
