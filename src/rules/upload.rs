@@ -22,10 +22,10 @@ fn dummy_form(value: Expr) -> Expr {
     )
 }
 
-/// What R1 needs of a cell's value, in one look: `""` when the cell is empty (null, empty, or
-/// white space only: never billable); its compared form when that is one of `forms` (the dummies
-/// of any upload: whether it is a dummy of the cell's own upload is decided on the grouped
-/// result); null for any other value (filled, and no upload's dummy).
+/// What R1 needs of a cell's value, in one look: empty (empty or white space only: never
+/// billable), a dummy form when its compared form is one of `forms` (the dummies of any upload:
+/// whether it is a dummy of the cell's own upload is decided on the grouped result), or filled.
+/// `longest` is at least the length in characters of the longest form.
 pub fn cell_form(value: &str, forms: &std::collections::HashSet<String>, longest: usize) -> CellForm {
     let trimmed = value.trim();
     if trimmed.is_empty() {
@@ -36,7 +36,7 @@ pub fn cell_form(value: &str, forms: &std::collections::HashSet<String>, longest
     if trimmed.len() > 4 * longest || trimmed.chars().nth(longest).is_some() {
         return CellForm::Filled;
     }
-    let form = trimmed.to_lowercase();
+    let form = compared_form(trimmed);
     if forms.contains(&form) { CellForm::Dummy(form) } else { CellForm::Filled }
 }
 
@@ -72,12 +72,24 @@ const FILLED: &str = "~";
 const DUMMY: char = '=';
 
 impl CellTagger {
-    fn class(&self, value: Option<&str>) -> Option<std::borrow::Cow<'static, str>> {
+    /// A cell's tag; `suspect` is where a suspected duplicate's cell is (see [`read_tag`]).
+    fn tag(
+        &self,
+        value: Option<&str>,
+        suspect: Option<Whereabouts<'_>>,
+    ) -> Option<std::borrow::Cow<'static, str>> {
         use std::borrow::Cow;
-        match value.map(|v| cell_form(v, &self.forms, self.longest)) {
+        let class = match value.map(|v| cell_form(v, &self.forms, self.longest)) {
             None | Some(CellForm::Empty) => Some(Cow::Borrowed("")),
             Some(CellForm::Filled) => None,
             Some(CellForm::Dummy(form)) => Some(Cow::Owned(format!("{DUMMY}{form}"))),
+        };
+        match suspect {
+            None => class,
+            Some((i, row, file)) => {
+                let class = class.as_deref().unwrap_or(FILLED);
+                Some(Cow::Owned(format!("{SUSPECT}{i}\0{row}\0{file}\0{class}")))
+            }
         }
     }
 
@@ -88,7 +100,7 @@ impl CellTagger {
         let tag = if self.suspect_keys.is_empty() {
             col(col::VALUE).map_many(
                 move |c: &mut [Column]| {
-                    let out: StringChunked = c[0].str()?.iter().map(|v| self.class(v)).collect();
+                    let out: StringChunked = c[0].str()?.iter().map(|v| self.tag(v, None)).collect();
                     Ok(out.with_name("_tag".into()).into_column())
                 },
                 &[],
@@ -107,11 +119,9 @@ impl CellTagger {
                             (Some(key), Some(i), Some(row), Some(file))
                                 if self.suspect_keys.binary_search(&key).is_ok() =>
                             {
-                                let class = self.class(v);
-                                let class = class.as_deref().unwrap_or(FILLED);
-                                Some(std::borrow::Cow::Owned(format!("{SUSPECT}{i}\0{row}\0{file}\0{class}")))
+                                self.tag(v, Some((i, row, file)))
                             }
-                            _ => self.class(v),
+                            _ => self.tag(v, None),
                         })
                         .collect();
                     Ok(out.with_name("_tag".into()).into_column())
@@ -191,7 +201,8 @@ fn collect_big(lf: LazyFrame, stage: &'static str) -> Result<DataFrame> {
     out
 }
 
-/// The grouping column that holds `c` for a suspect's cell only (null for every other cell).
+/// The column, decoded from the grouping tags, that holds `c` for a suspect's cell only (null for
+/// every other cell).
 fn suspect_col(c: &str) -> String {
     format!("_{c}")
 }
@@ -697,6 +708,16 @@ mod tests {
 
     #[test]
     fn a_suspects_tag_reads_back_whatever_its_form_and_file_hold() {
+        let tagger =
+            super::CellTagger { forms: ["n/a".to_string()].into(), longest: 3, suspect_keys: vec![] };
+        let file = "usage/date=2026-11-02/cells #1.parquet";
+        for (value, class) in
+            [(Some(" N/A "), Some("=n/a")), (Some("yes"), None), (Some(" "), Some("")), (None, Some(""))]
+        {
+            let tag = tagger.tag(value, Some((7, 12, file))).unwrap();
+            assert_eq!(super::read_tag(Some(&tag)).unwrap(), (class, Some((7, 12, file))), "{value:?}");
+            assert_eq!(tagger.tag(value, None).as_deref(), class, "{value:?} outside a suspect's tag");
+        }
         let tag = "#7\u{0}12\u{0}usage/date=2026-11-02/cells #1.parquet\u{0}=n/a\u{0}#x";
         let (class, suspect) = super::read_tag(Some(tag)).unwrap();
         assert_eq!(class, Some("=n/a\u{0}#x"));
