@@ -5,6 +5,9 @@ use credit_recon::exit::ExitCode;
 use credit_recon::nightly::{self, Lock, LockError};
 use tracing_subscriber::EnvFilter;
 
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = match Cli::parse_args() {
         Ok(cli) => cli,
