@@ -33,12 +33,18 @@ pub fn charges(entries: LazyFrame) -> LazyFrame {
 
 /// The charges of `events` (by `reference_id`), each with its rank among the event's charges in
 /// the order `(posted_at, entry_id)`: rank 1 is the event's charge, later ones are duplicates.
+///
+/// Sorted by event, then `(posted_at, entry_id)`, a charge's rank is its place in its event's
+/// run of rows (computed on whole columns: a window per event costs a group each, ~1 M of them).
 pub fn ranked_charges(charges: LazyFrame, event_ids: LazyFrame) -> PolarsResult<LazyFrame> {
-    let rank = col(col::ENTRY_ID).cum_count(false).over([col(col::REFERENCE_ID)])?;
+    // The row's number (entry ids are never null).
+    let row = col(col::ENTRY_ID).cum_count(false).cast(DataType::Int64);
+    let first_of_event = col(col::REFERENCE_ID).neq_missing(col(col::REFERENCE_ID).shift(lit(1)));
+    let run_start = when(first_of_event).then(row.clone()).otherwise(lit(0i64)).cum_max(false);
     Ok(charges
         .join(event_ids, [col(col::REFERENCE_ID)], [col(col::EVENT_ID)], JoinArgs::new(JoinType::Semi))
-        .sort([col::POSTED_AT, col::ENTRY_ID], SortMultipleOptions::default())
-        .with_column(rank.cast(DataType::Int64).alias(col::CHARGE_RANK)))
+        .sort([col::REFERENCE_ID, col::POSTED_AT, col::ENTRY_ID], SortMultipleOptions::default())
+        .with_column((row - run_start + lit(1i64)).alias(col::CHARGE_RANK)))
 }
 
 /// The status of an event row joined with one of its charges (or none), SPEC §4's table.
