@@ -139,26 +139,26 @@ pub fn reconcile(input: &ReconcileInput, rules: &Rules) -> Result<Reconciled> {
         );
 
     // Orphans: charges posted on the date whose reference is null or no event of the data root.
-    let known = implode_lit(input.known_event_ids.clone());
-    let rejected = implode_lit(input.rejected_event_ids.clone());
-    let orphan_rows = charges
-        .clone()
-        .filter(
-            col("_posted_on_date").and(
-                col(col::REFERENCE_ID).is_null().or(col(col::REFERENCE_ID)
-                    .is_in(known, false)
-                    .not()
-                    .and(col(col::REFERENCE_ID).is_in(rejected.clone(), false).not())),
-            ),
-        )
-        .with_columns([
-            col(col::CATEGORY).alias(col::CHARGE_CATEGORY),
-            col(col::CHARGED_CREDITS).alias(col::DELTA_CREDITS),
-            lit(status::ORPHAN_CHARGE).alias(col::STATUS),
-            // The id the charge references, though no event has it.
-            col(col::REFERENCE_ID).alias(col::EVENT_ID),
-        ])
-        .drop(cols([col::CATEGORY]));
+    // (Anti-joins on the ids: a null reference matches no id and stays.)
+    let ids = |ids: &Series| -> Result<LazyFrame> {
+        Ok(DataFrame::new_infer_height(vec![ids.clone().with_name(col::EVENT_ID.into()).into_column()])
+            .stage("matching")?
+            .lazy())
+    };
+    let (known, rejected) = (ids(&input.known_event_ids)?, ids(&input.rejected_event_ids)?);
+    let not_an_event_id = |lf: LazyFrame, ids: LazyFrame| {
+        lf.join(ids, [col(col::REFERENCE_ID)], [col(col::EVENT_ID)], JoinArgs::new(JoinType::Anti))
+    };
+    let orphan_rows =
+        not_an_event_id(not_an_event_id(charges.clone().filter(col("_posted_on_date")), known), rejected)
+            .with_columns([
+                col(col::CATEGORY).alias(col::CHARGE_CATEGORY),
+                col(col::CHARGED_CREDITS).alias(col::DELTA_CREDITS),
+                lit(status::ORPHAN_CHARGE).alias(col::STATUS),
+                // The id the charge references, though no event has it.
+                col(col::REFERENCE_ID).alias(col::EVENT_ID),
+            ])
+            .drop(cols([col::CATEGORY]));
 
     // Every other entry posted on the date, so that each entry in scope appears once.
     let placed = concat(
@@ -177,7 +177,7 @@ pub fn reconcile(input: &ReconcileInput, rules: &Rules) -> Result<Reconciled> {
             col(col::CATEGORY).alias(col::CHARGE_CATEGORY),
             when(col(col::ENTRY_TYPE).neq(lit(entry_type::CHARGE)))
                 .then(lit(status::NOT_A_CHARGE))
-                .when(col(col::REFERENCE_ID).is_in(rejected, false))
+                .when(col(col::REFERENCE_ID).is_in(implode_lit(input.rejected_event_ids.clone()), false))
                 .then(lit(status::CHARGE_OF_REJECTED_EVENT))
                 .otherwise(lit(status::CHARGE_OF_OTHER_DATE))
                 .alias(col::STATUS),
