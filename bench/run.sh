@@ -74,7 +74,7 @@ timed() { # label, command...: wall seconds and peak RSS (KiB) into $wall and $r
 }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-scan_walls=(); job_walls=(); scan_rss=0; job_rss=0
+scan_walls=(); job_walls=(); outs=(); scan_rss=0; job_rss=0
 for run in $(seq 1 "$runs"); do
   echo "== bare Polars scan of the same files (run $run of $runs)"
   timed scan "$bin" bench-scan --data "$dir"
@@ -89,8 +89,11 @@ for run in $(seq 1 "$runs"); do
   job_walls+=("$wall"); [ "$rss" -gt "$job_rss" ] && job_rss=$rss
   printf '   run %d: job %.2f s, scan %.2f s, ratio %.2f\n' "$run" "$wall" "${scan_walls[-1]}" \
     "$(awk -v a="$wall" -v b="${scan_walls[-1]}" 'BEGIN { print a / b }')"
-  rm -rf "$out"
+  # Removed at the end: ext4 avoids reusing the inodes of files deleted in the last half minute,
+  # so deleting a run's 1 500 mail files just before the next run slowed the next run's mail.
+  outs+=("$out")
 done
+rm -rf "${outs[@]}"
 job_wall=$(median "${job_walls[@]}"); scan_wall=$(median "${scan_walls[@]}")
 # Where the time goes: seconds since the start at the end of each stage (the run's own log lines).
 echo "   stages (seconds since start, from $dir.job.log):"
