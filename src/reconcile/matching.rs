@@ -116,3 +116,34 @@ pub fn to_reconciliation(lf: LazyFrame) -> PolarsResult<LazyFrame> {
         .collect();
     Ok(lf.select(exprs))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+
+    #[test]
+    fn a_charge_ranks_by_posting_time_then_entry_id_within_its_event_whatever_the_input_order() {
+        let charges = df!(
+            col::ENTRY_ID => ["c9", "a2", "b1", "a1", "x1", "a3", "b2"],
+            col::REFERENCE_ID => ["e1", "e1", "e2", "e1", "other", "e1", "e2"],
+            col::POSTED_AT => [5i64, 3, 7, 3, 1, 1, 2],
+        )
+        .unwrap();
+        let events = df!(col::EVENT_ID => ["e1", "e2"]).unwrap();
+        let ranked = ranked_charges(charges.lazy(), events.lazy()).unwrap().collect().unwrap();
+        let rows: Vec<(String, i64)> = ranked
+            .column(col::ENTRY_ID)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .zip(ranked.column(col::CHARGE_RANK).unwrap().i64().unwrap().iter())
+            .map(|(e, r)| (e.unwrap().to_string(), r.unwrap()))
+            .collect();
+        // e1: a3 (t1), then a1 and a2 (t3, by entry id), then c9 (t5); e2: b2 (t2), b1 (t7); the
+        // charge of no event of the date is left out.
+        let want = [("a3", 1), ("a1", 2), ("a2", 3), ("c9", 4), ("b2", 1), ("b1", 2)];
+        assert_eq!(rows, want.map(|(e, r)| (e.to_string(), r)).to_vec());
+    }
+}
