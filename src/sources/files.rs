@@ -293,13 +293,45 @@ fn read_file_with(
     Ok(raw.select(typed))
 }
 
-/// Joins non-null reasons with "; ", null when there is none.
+/// Joins non-null reasons with "; ", null when there is none (or all are empty).
+///
+/// Row by row, so that a row without a problem (nearly all of them) costs a look at each part and
+/// no string: `concat_str` built an empty string for every row of the million-row tables first.
 pub fn reason_of(parts: Vec<Expr>) -> Expr {
-    if parts.is_empty() {
-        return lit(NULL).cast(DataType::String);
-    }
-    let joined = concat_str(parts, "; ", true);
-    when(joined.clone().str().len_bytes().eq(lit(0))).then(lit(NULL).cast(DataType::String)).otherwise(joined)
+    let mut parts = parts.into_iter().map(|p| p.cast(DataType::String));
+    let Some(first) = parts.next() else { return lit(NULL).cast(DataType::String) };
+    let rest: Vec<Expr> = parts.collect();
+    first.map_many(
+        |c: &mut [Column]| {
+            let cols = c.iter().map(|c| c.str()).collect::<PolarsResult<Vec<_>>>()?;
+            let height = cols.iter().map(|ca| ca.len()).max().unwrap_or(0);
+            // A literal part comes as one value: it stands for every row.
+            let mut parts: Vec<Box<dyn Iterator<Item = Option<&str>>>> = cols
+                .iter()
+                .map(|ca| -> Box<dyn Iterator<Item = Option<&str>>> {
+                    if ca.len() == 1 { Box::new(std::iter::repeat(ca.get(0))) } else { Box::new(ca.iter()) }
+                })
+                .collect();
+            let out: StringChunked = (0..height)
+                .map(|_| {
+                    let mut joined: Option<String> = None;
+                    for part in parts.iter_mut().filter_map(|p| p.next().flatten()) {
+                        match joined.as_mut() {
+                            None => joined = Some(part.to_string()),
+                            Some(j) => {
+                                j.push_str("; ");
+                                j.push_str(part);
+                            }
+                        }
+                    }
+                    joined.filter(|j| !j.is_empty())
+                })
+                .collect();
+            Ok(out.with_name(c[0].name().clone()).into_column())
+        },
+        &rest,
+        |_, fields| Ok(Field::new(fields[0].name().clone(), DataType::String)),
+    )
 }
 
 /// The typed value of a column and, where reading it can fail, the condition of a failure

@@ -588,6 +588,37 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
     use super::*;
 
+    #[test]
+    fn a_rows_reasons_are_joined_in_order_and_a_row_without_one_has_none() {
+        let df = df!(
+            "a" => [Some("a: missing"), None, None, Some("")],
+            "b" => [Some("b: unknown value 'x'"), Some("b: negative"), None, None],
+        )
+        .unwrap();
+        let out = df
+            .lazy()
+            .select([
+                reason_of(vec![col("a"), lit(NULL), col("b")]).alias("reason"),
+                reason_of(vec![col("b"), lit("always")]).alias("with_literal"),
+                reason_of(vec![]).alias("none"),
+            ])
+            .collect()
+            .unwrap();
+        let strings = |c: &str| -> Vec<Option<String>> {
+            out.column(c).unwrap().str().unwrap().iter().map(|v| v.map(str::to_string)).collect()
+        };
+        let s = |v: &str| Some(v.to_string());
+        assert_eq!(
+            strings("reason"),
+            vec![s("a: missing; b: unknown value 'x'"), s("b: negative"), None, None]
+        );
+        assert_eq!(
+            strings("with_literal"),
+            vec![s("b: unknown value 'x'; always"), s("b: negative; always"), s("always"), s("always")]
+        );
+        assert_eq!(out.column("none").unwrap().null_count(), 4);
+    }
+
     fn write_cells(path: &Path, uploads: &[Option<&str>]) {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         let n = uploads.len();
