@@ -83,7 +83,9 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutcome> {
         if previous.is_some() {
             in_run = in_run.and(col(col::OCCURRED_AT).gt_eq(ts(day_start)));
         }
-        let mut events = state::mark_real(inputs.events.rows.clone().lazy().filter(in_run.clone()));
+        // The run's events: R1 needs their uploads, the history all of them.
+        let run_events = inputs.events.rows.clone().lazy().filter(in_run);
+        let mut events = state::mark_real(run_events.clone());
         if let Some(prev) = &previous {
             events = concat([events, state::carried_events(prev, date, day_start)?], UnionArgs::default())
                 .stage("state")?;
@@ -95,11 +97,8 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutcome> {
             let r1 = s.spawn(|| {
                 span.in_scope(|| {
                     let step = Instant::now();
-                    let counts = rules::upload::count_cells(
-                        inputs.cells.rows.clone(),
-                        inputs.events.rows.clone().lazy().filter(in_run.clone()),
-                        &cfg.rules,
-                    );
+                    let counts =
+                        rules::upload::count_cells(inputs.cells.rows.clone(), run_events.clone(), &cfg.rules);
                     if let Ok(c) = &counts {
                         info!(
                             uploads = c.per_upload.height(),

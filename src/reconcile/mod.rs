@@ -140,12 +140,8 @@ pub fn reconcile(input: &ReconcileInput, rules: &Rules) -> Result<Reconciled> {
 
     // Orphans: charges posted on the date whose reference is null or no event of the data root.
     // (Anti-joins on the ids: a null reference matches no id and stays.)
-    let ids = |ids: &Series| -> Result<LazyFrame> {
-        Ok(DataFrame::new_infer_height(vec![ids.clone().with_name(col::EVENT_ID.into()).into_column()])
-            .stage("matching")?
-            .lazy())
-    };
-    let (known, rejected) = (ids(&input.known_event_ids)?, ids(&input.rejected_event_ids)?);
+    let ids = |ids: &Series| ids.clone().with_name(col::EVENT_ID.into()).into_frame().lazy();
+    let (known, rejected) = (ids(&input.known_event_ids), ids(&input.rejected_event_ids));
     let not_an_event_id = |lf: LazyFrame, ids: LazyFrame| {
         lf.join(ids, [col(col::REFERENCE_ID)], [col(col::EVENT_ID)], JoinArgs::new(JoinType::Anti))
     };
