@@ -485,11 +485,14 @@ fn pipe(
             if n == 0 {
                 break;
             }
-            let send = if armed.load(Ordering::SeqCst) { n.min(budget) } else { n };
+            // Read once per chunk: the other direction may arm the cut at any moment, and a chunk
+            // sent whole before that must not count against the budget.
+            let counted = armed.load(Ordering::SeqCst);
+            let send = if counted { n.min(budget) } else { n };
             if c_out.write_all(&buf[..send]).is_err() {
                 break;
             }
-            if armed.load(Ordering::SeqCst) {
+            if counted {
                 budget -= send;
                 if budget == 0 {
                     cut.store(true, Ordering::SeqCst);
