@@ -195,6 +195,17 @@ pub fn entries(rows: &[Le]) -> DataFrame {
 
 /// Prices `evs` (with `cells_df`) and reconciles `date` against `ledger` in UTC.
 pub fn reconcile(evs: &[Ev], cells_df: DataFrame, ledger: &[Le], date: &str) -> crate::reconcile::Reconciled {
+    reconcile_with_rejected(evs, cells_df, ledger, date, &[])
+}
+
+/// As [`reconcile`], with `rejected` the ids of events the run rejected.
+pub fn reconcile_with_rejected(
+    evs: &[Ev],
+    cells_df: DataFrame,
+    ledger: &[Le],
+    date: &str,
+    rejected: &[&str],
+) -> crate::reconcile::Reconciled {
     let rules = rules();
     let (projects, accounts, plans) = reference("0", 0);
     let history = crate::rules::prepare_events(
@@ -217,7 +228,7 @@ pub fn reconcile(evs: &[Ev], cells_df: DataFrame, ledger: &[Le], date: &str) -> 
         timeline: priced.timeline,
         entries: entries(ledger),
         known_event_ids: known,
-        rejected_event_ids: Series::new_empty("r".into(), &DataType::String),
+        rejected_event_ids: Series::new("r".into(), rejected),
     };
     crate::reconcile::reconcile(&input, &rules).unwrap()
 }

@@ -256,7 +256,7 @@ pub fn stable_id(parts: Vec<Expr>) -> Expr {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
-    use crate::testkit::{Ev, Le, cells, keys, reconcile, refund_of};
+    use crate::testkit::{Ev, Le, cells, keys, reconcile, reconcile_with_rejected, refund_of};
 
     fn k(a: &str, b: &str, c: &str) -> (String, String, String) {
         (a.to_string(), b.to_string(), c.to_string())
@@ -338,6 +338,31 @@ mod tests {
         // A charge gets one candidate: the duplicate of a free event is a DUPLICATE_CHARGE.
         assert_eq!(refund_of(&r.refund_candidates, "DUPLICATE_CHARGE", "c4b"), "1.0000");
         assert_eq!(refund_of(&r.refund_candidates, "UNEXPECTED_CHARGE", "c4"), "1.0000");
+    }
+
+    #[test]
+    fn a_charge_of_a_rejected_event_is_no_orphan_and_a_charge_of_no_event_is_one() {
+        let evs = [upload("e1", "u1", "2026-11-02T09:00:00Z", 2, "a")];
+        let ledger = [
+            charge("c1", "2026-11-02T09:01:00Z", "import", "-2.0000", "e1"),
+            charge("c2", "2026-11-02T09:02:00Z", "import", "-3.0000", "rejected-ev"),
+            charge("c3", "2026-11-02T09:03:00Z", "import", "-4.0000", "no-such-ev"),
+            ("c4", "2026-11-02T09:04:00Z", "charge", Some("rerun"), "-5.0000", None, None),
+        ];
+        let r = reconcile_with_rejected(&evs, cells(&[]), &ledger, "2026-11-02", &["rejected-ev"]);
+        assert_eq!(
+            keys(&r.findings, "finding_type"),
+            vec![k("ORPHAN_CHARGE", "", "c3"), k("ORPHAN_CHARGE", "", "c4")]
+        );
+        assert_eq!(
+            keys(&r.reconciliation, "status"),
+            vec![
+                k("CHARGE_OF_REJECTED_EVENT", "rejected-ev", "c2"),
+                k("MATCHED", "e1", "c1"),
+                k("ORPHAN_CHARGE", "", "c4"),
+                k("ORPHAN_CHARGE", "no-such-ev", "c3"),
+            ]
+        );
     }
 
     #[test]
