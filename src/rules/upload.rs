@@ -22,25 +22,89 @@ fn dummy_form(value: Expr) -> Expr {
     )
 }
 
-/// What R1 needs of a cell's value, in one look: empty (empty or white space only: never
-/// billable), a dummy form when its compared form is one of `forms` (the dummies of any upload:
-/// whether it is a dummy of the cell's own upload is decided on the grouped result), or filled.
-/// `longest` is at least the length in characters of the longest form.
-pub fn cell_form(value: &str, forms: &std::collections::HashSet<String>, longest: usize) -> CellForm {
-    let trimmed = value.trim();
-    if trimmed.is_empty() {
-        return CellForm::Empty;
-    }
-    // A form has `longest` characters at most, and a character at most 4 bytes: the length in
-    // bytes sets most values aside before their characters are counted or lower-cased.
-    if trimmed.len() > 4 * longest || trimmed.chars().nth(longest).is_some() {
-        return CellForm::Filled;
-    }
-    let form = compared_form(trimmed);
-    if forms.contains(&form) { CellForm::Dummy(form) } else { CellForm::Filled }
+/// The dummy forms of every upload (in compared form), ready for [`DummyForms::cell_form`]'s one
+/// look at a value.
+#[derive(Debug, Clone)]
+pub struct DummyForms {
+    forms: PlHashSet<String>,
+    /// The length in characters of the longest form.
+    longest: usize,
+    /// `ascii_length[n]`: some form is ASCII and `n` characters long.
+    ascii_length: Vec<bool>,
+    /// `first[b]`: some form starts with the ASCII character `b`.
+    first: [bool; 128],
 }
 
-/// See [`cell_form`].
+impl DummyForms {
+    /// The forms given, each already in compared form (see [`compared_form`]).
+    pub fn new(forms: impl IntoIterator<Item = String>) -> Self {
+        let forms: PlHashSet<String> = forms.into_iter().collect();
+        let longest = forms.iter().map(|f| f.chars().count()).max().unwrap_or(0);
+        let (mut ascii_length, mut first) = (vec![false; longest + 1], [false; 128]);
+        for f in &forms {
+            if f.is_ascii() {
+                ascii_length[f.len()] = true;
+            }
+            if let Some(&b) = f.as_bytes().first().filter(|b| b.is_ascii()) {
+                first[usize::from(b)] = true;
+            }
+        }
+        Self { forms, longest, ascii_length, first }
+    }
+
+    /// True when a value that starts with byte `b` is filled whatever follows: `b` is a visible
+    /// ASCII character (no white space: it stays first when the value is trimmed) that starts no
+    /// form in either case. Most values are told apart this way, by their first byte alone.
+    pub fn filled_by_first_byte(&self, b: u8) -> bool {
+        b.is_ascii_graphic() && !self.first[usize::from(b.to_ascii_lowercase())]
+    }
+
+    /// What R1 needs of a cell's value, in one look: empty (empty or white space only: never
+    /// billable), a dummy form when its compared form is one of the forms (the dummies of any
+    /// upload: whether it is a dummy of the cell's own upload is decided on the grouped result),
+    /// or filled.
+    ///
+    /// Most values are told filled before any character is lower-cased: a form has `longest`
+    /// characters at most and a character 4 bytes at most; an ASCII value stays ASCII and keeps
+    /// its length when lower-cased, so it can only be an ASCII form of its length and first letter.
+    pub fn cell_form(&self, value: &str) -> CellForm {
+        let trimmed = trim_white(value);
+        if trimmed.is_empty() {
+            return CellForm::Empty;
+        }
+        if trimmed.len() > 4 * self.longest {
+            return CellForm::Filled;
+        }
+        let form = if trimmed.is_ascii() {
+            let bytes = trimmed.as_bytes();
+            let length_fits = self.ascii_length.get(bytes.len()).copied().unwrap_or(false);
+            if !length_fits || !self.first[usize::from(bytes[0].to_ascii_lowercase())] {
+                return CellForm::Filled;
+            }
+            trimmed.to_ascii_lowercase()
+        } else {
+            // Lower-casing never shortens a value in characters.
+            if trimmed.chars().nth(self.longest).is_some() {
+                return CellForm::Filled;
+            }
+            compared_form(trimmed)
+        };
+        if self.forms.contains(&form) { CellForm::Dummy(form) } else { CellForm::Filled }
+    }
+}
+
+/// `value` trimmed as [`str::trim`] trims it. A value that starts and ends with a visible ASCII
+/// character (most values) is returned as it is without a look at its characters: no such
+/// character is white space, and neither can be part of a longer one.
+fn trim_white(value: &str) -> &str {
+    match value.as_bytes() {
+        [first, .., last] if first.is_ascii_graphic() && last.is_ascii_graphic() => value,
+        [only] if only.is_ascii_graphic() => value,
+        _ => value.trim(),
+    }
+}
+
+/// See [`DummyForms::cell_form`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CellForm {
     /// Null, empty or white space only.
@@ -53,15 +117,16 @@ pub enum CellForm {
 
 /// How R1's one read groups a cell, per `(upload_id, column)`: its tag is `""` when the cell is
 /// empty, null when it is filled and no upload's dummy, and `"="` and the form when its form is a
-/// dummy of some upload (see [`cell_form`]). A cell whose key hash is one of the suspected
+/// dummy of some upload (see [`DummyForms::cell_form`]). A cell whose key hash is one of the suspected
 /// duplicates' is tagged on its own, `"#"` then its `row_index`, file row, file and the class above
 /// (`"~"` for filled) apart by NUL (which no path holds), so that its copies come out of the
 /// grouping one by one and can be compared exactly.
 struct CellTagger {
-    forms: std::collections::HashSet<String>,
-    longest: usize,
+    forms: DummyForms,
     /// The key hashes of the suspected duplicates, sorted (see [`key_hash`]).
     suspect_keys: Vec<u64>,
+    /// The same keys as a bitmap, the quick first look.
+    suspects: KeyFilter,
 }
 
 /// The tag's prefix of a suspect's cell.
@@ -72,6 +137,15 @@ const FILLED: &str = "~";
 const DUMMY: char = '=';
 
 impl CellTagger {
+    /// A tagger for the dummy forms `forms` and the suspects' key hashes `suspect_keys` (in any
+    /// order).
+    fn new(forms: DummyForms, mut suspect_keys: Vec<u64>) -> Self {
+        suspect_keys.sort_unstable();
+        suspect_keys.dedup();
+        let suspects = KeyFilter::new(&suspect_keys);
+        Self { forms, suspect_keys, suspects }
+    }
+
     /// A cell's tag; `suspect` is where a suspected duplicate's cell is (see [`read_tag`]).
     fn tag(
         &self,
@@ -79,7 +153,7 @@ impl CellTagger {
         suspect: Option<Whereabouts<'_>>,
     ) -> Option<std::borrow::Cow<'static, str>> {
         use std::borrow::Cow;
-        let class = match value.map(|v| cell_form(v, &self.forms, self.longest)) {
+        let class = match value.map(|v| self.forms.cell_form(v)) {
             None | Some(CellForm::Empty) => Some(Cow::Borrowed("")),
             Some(CellForm::Filled) => None,
             Some(CellForm::Dummy(form)) => Some(Cow::Owned(format!("{DUMMY}{form}"))),
@@ -93,44 +167,104 @@ impl CellTagger {
         }
     }
 
+    /// The tags of one batch of cells: `c` holds the values and, when there are suspects, their
+    /// key hashes, `row_index`, `src_row` and `src_file` (see [`CellTagger::expr`]). A plain loop
+    /// over the values: this runs once for every cell of the log.
+    fn tags(&self, c: &[Column]) -> PolarsResult<StringChunked> {
+        fn push(out: &mut StringChunkedBuilder, tag: Option<std::borrow::Cow<'static, str>>) {
+            match tag {
+                Some(t) => out.append_value(t),
+                None => out.append_null(),
+            }
+        }
+        let values = c[0].str()?;
+        let mut out = StringChunkedBuilder::new("_tag".into(), values.len());
+        let keys = match c.get(1) {
+            Some(keys) => Some(keys.u64()?.rechunk()),
+            None => None,
+        };
+        let keys = keys.as_ref().map(|k| k.cont_slice()).transpose()?;
+        let mut row = 0;
+        for arr in values.downcast_iter() {
+            // The first bytes of a value are in its view (most values are decided by the first):
+            // its text, elsewhere in memory, is read only when needed.
+            for (value, view) in arr.iter().zip(arr.views().iter()) {
+                let whereabouts = match keys {
+                    Some(keys) => self.whereabouts(c, keys, row)?,
+                    None => None,
+                };
+                row += 1;
+                if value.is_some()
+                    && whereabouts.is_none()
+                    && view.length > 0
+                    && self.forms.filled_by_first_byte(view.prefix.to_le_bytes()[0])
+                {
+                    out.append_null();
+                } else {
+                    push(&mut out, self.tag(value, whereabouts));
+                }
+            }
+        }
+        Ok(out.finish())
+    }
+
+    /// Where the cell at `row` of the batch `c` is, when its key hash is a suspect's.
+    fn whereabouts<'a>(
+        &self,
+        c: &'a [Column],
+        keys: &[u64],
+        row: usize,
+    ) -> PolarsResult<Option<Whereabouts<'a>>> {
+        let key = keys[row];
+        if !self.suspects.might_hold(key) || self.suspect_keys.binary_search(&key).is_err() {
+            return Ok(None);
+        }
+        let (index, rows, files) = (c[2].i64()?, c[3].i64()?, c[4].str()?);
+        Ok(match (index.get(row), rows.get(row), files.get(row)) {
+            (Some(i), Some(r), Some(file)) => Some((i, r, file)),
+            _ => None,
+        })
+    }
+
     /// The tag expression over the cells log's `value` (and, when there are suspects, its key
     /// hash, `row_index`, `src_row` and `src_file`).
     fn expr(self) -> Expr {
         let field = |_: &Schema, _: &[Field]| Ok(Field::new("_tag".into(), DataType::String));
-        let tag = if self.suspect_keys.is_empty() {
-            col(col::VALUE).map_many(
-                move |c: &mut [Column]| {
-                    let out: StringChunked = c[0].str()?.iter().map(|v| self.tag(v, None)).collect();
-                    Ok(out.with_name("_tag".into()).into_column())
-                },
-                &[],
-                field,
-            )
+        let inputs = if self.suspect_keys.is_empty() {
+            vec![]
         } else {
-            col(col::VALUE).map_many(
-                move |c: &mut [Column]| {
-                    let (values, keys) = (c[0].str()?, c[1].u64()?);
-                    let (index, rows, files) = (c[2].i64()?, c[3].i64()?, c[4].str()?);
-                    let out: StringChunked = values
-                        .iter()
-                        .zip(keys.iter())
-                        .zip(index.iter().zip(rows.iter().zip(files.iter())))
-                        .map(|((v, key), (i, (row, file)))| match (key, i, row, file) {
-                            (Some(key), Some(i), Some(row), Some(file))
-                                if self.suspect_keys.binary_search(&key).is_ok() =>
-                            {
-                                self.tag(v, Some((i, row, file)))
-                            }
-                            _ => self.tag(v, None),
-                        })
-                        .collect();
-                    Ok(out.with_name("_tag".into()).into_column())
-                },
-                &[key_hash(), col(col::ROW_INDEX), col(col::SRC_ROW), col(col::SRC_FILE)],
-                field,
-            )
+            vec![key_hash(), col(col::ROW_INDEX), col(col::SRC_ROW), col(col::SRC_FILE)]
         };
-        tag.alias("_tag")
+        col(col::VALUE)
+            .map_many(move |c: &mut [Column]| Ok(self.tags(c)?.into_column()), &inputs, field)
+            .alias("_tag")
+    }
+}
+
+/// A bitmap of the suspects' key hashes by their low bits: most keys are told not to be a suspect's
+/// by one bit, before the exact look in the sorted list.
+#[derive(Debug, Clone)]
+struct KeyFilter {
+    bits: Vec<u64>,
+}
+
+impl KeyFilter {
+    /// 2^16 bits: with a few thousand suspects, a key passes by chance a few times in a hundred.
+    const BITS: u64 = 1 << 16;
+
+    fn new(keys: &[u64]) -> Self {
+        let mut bits = vec![0u64; (Self::BITS / 64) as usize];
+        for k in keys {
+            let b = k % Self::BITS;
+            bits[(b / 64) as usize] |= 1 << (b % 64);
+        }
+        Self { bits }
+    }
+
+    /// False when `key` is none of the keys given; true when it may be.
+    fn might_hold(&self, key: u64) -> bool {
+        let b = key % Self::BITS;
+        self.bits[(b / 64) as usize] & (1 << (b % 64)) != 0
     }
 }
 
@@ -217,9 +351,112 @@ fn key_hash() -> Expr {
         + col(col::ROW_INDEX).hash(0x5eed_0021, 0x5eed_0022, 0x5eed_0023, 0x5eed_0024)
 }
 
+/// The values that occur more than once among `keys`, each once, in ascending order.
+///
+/// The keys are spread by their top bits into buckets small enough for the processor's cache
+/// (one pass to count, one to place, each on every core), then each bucket is sorted and its
+/// equal neighbours taken, the buckets shared between the cores. A plain sort of all 34.5 M key hashes of a
+/// benchmark day was the duplicate check's longest part.
+pub fn repeated_keys(keys: &UInt64Chunked) -> Vec<u64> {
+    const BUCKET_BITS: u32 = 8;
+    const BUCKETS: usize = 1 << BUCKET_BITS;
+    let bucket = |k: u64| (k >> (u64::BITS - BUCKET_BITS)) as usize;
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    // The chunks, dealt to one share per core, about equal in keys.
+    let per_core = keys.len().div_ceil(cores).max(1);
+    let mut shares: Vec<Vec<&[u64]>> = vec![Vec::new()];
+    let mut size = 0;
+    for arr in keys.downcast_iter() {
+        if size >= per_core {
+            shares.push(Vec::new());
+            size = 0;
+        }
+        size += arr.len();
+        if let Some(share) = shares.last_mut() {
+            share.push(arr.values().as_slice());
+        }
+    }
+    let counted = |share: &[&[u64]]| {
+        let mut counts = vec![0usize; BUCKETS];
+        for k in share.iter().flat_map(|c| c.iter()) {
+            counts[bucket(*k)] += 1;
+        }
+        counts
+    };
+    let counts: Vec<Vec<usize>> = std::thread::scope(|s| {
+        let handles: Vec<_> = shares.iter().map(|share| s.spawn(move || counted(share))).collect();
+        handles.into_iter().map(crate::par::joined).collect()
+    });
+    // Bucket b holds every share's keys of b, one share after the other: each share places its
+    // keys into its own slices of the buckets, side by side with the others.
+    let mut placed = vec![0u64; keys.len()];
+    let mut slices: Vec<Vec<&mut [u64]>> = shares.iter().map(|_| Vec::with_capacity(BUCKETS)).collect();
+    let mut bucket_len = vec![0usize; BUCKETS];
+    let mut rest: &mut [u64] = &mut placed;
+    for b in 0..BUCKETS {
+        for (share, counts) in slices.iter_mut().zip(&counts) {
+            let (slice, tail) = std::mem::take(&mut rest).split_at_mut(counts[b]);
+            share.push(slice);
+            rest = tail;
+            bucket_len[b] += counts[b];
+        }
+    }
+    std::thread::scope(|s| {
+        for (share, mut slices) in shares.iter().zip(slices) {
+            s.spawn(move || {
+                let mut next = vec![0usize; BUCKETS];
+                for k in share.iter().flat_map(|c| c.iter()) {
+                    let b = bucket(*k);
+                    slices[b][next[b]] = *k;
+                    next[b] += 1;
+                }
+            });
+        }
+    });
+    // Then each bucket is sorted and its equal neighbours taken, the buckets shared by the cores.
+    let mut buckets: Vec<&mut [u64]> = Vec::with_capacity(BUCKETS);
+    let mut rest: &mut [u64] = &mut placed;
+    for len in bucket_len {
+        let (bucket, tail) = std::mem::take(&mut rest).split_at_mut(len);
+        buckets.push(bucket);
+        rest = tail;
+    }
+    let (mut groups, mut group, mut size) = (Vec::with_capacity(cores), Vec::new(), 0);
+    for bucket in buckets {
+        size += bucket.len();
+        group.push(bucket);
+        if size >= per_core {
+            groups.push(std::mem::take(&mut group));
+            size = 0;
+        }
+    }
+    groups.push(group);
+    let repeated: Vec<Vec<u64>> = std::thread::scope(|s| {
+        let handles: Vec<_> = groups
+            .into_iter()
+            .map(|group| {
+                s.spawn(move || {
+                    let mut found = Vec::new();
+                    for bucket in group {
+                        bucket.sort_unstable();
+                        for pair in bucket.windows(2) {
+                            if pair[0] == pair[1] && found.last() != Some(&pair[0]) {
+                                found.push(pair[0]);
+                            }
+                        }
+                    }
+                    found
+                })
+            })
+            .collect();
+        handles.into_iter().map(crate::par::joined).collect()
+    });
+    repeated.concat()
+}
+
 /// The dummy lists that apply to each upload, in compared form (`upload_id`, `_form`,
-/// `_is_dummy`), and the length in characters of the longest form.
-fn dummy_forms(uploads: &DataFrame, rules: &Rules) -> Result<(DataFrame, i64)> {
+/// `_is_dummy`).
+fn dummy_forms(uploads: &DataFrame, rules: &Rules) -> Result<DataFrame> {
     let defaults = DataFrame::new_infer_height(vec![Column::new(
         "_dummy".into(),
         rules.upload.default_dummy_values.clone(),
@@ -245,19 +482,7 @@ fn dummy_forms(uploads: &DataFrame, rules: &Rules) -> Result<(DataFrame, i64)> {
         .with_column(lit(true).alias("_is_dummy"))
         .collect()
         .stage("R1 dummies")?;
-    let longest = dummies
-        .clone()
-        .lazy()
-        .select([col("_form").str().len_chars().max().fill_null(lit(0)).cast(DataType::Int64)])
-        .collect()
-        .stage("R1 dummies")?
-        .column("_form")
-        .stage("R1 dummies")?
-        .i64()
-        .stage("R1 dummies")?
-        .get(0)
-        .unwrap_or(0);
-    Ok((dummies, longest))
+    Ok(dummies)
 }
 
 /// R1: a cell is billable when its column is in the upload's `tta_columns`, its value is not empty,
@@ -269,7 +494,7 @@ fn dummy_forms(uploads: &DataFrame, rules: &Rules) -> Result<(DataFrame, i64)> {
 /// 1. the cheap duplicate check: the hashes of the keys, sorted; equal neighbours are suspects
 ///    (equal keys always have equal hashes; a collision only costs an exact look);
 /// 2. one read of every cell counts the cells per `(upload_id, column)` and form (empty, filled,
-///    or a dummy form of some upload: [`cell_form`], one look at each value); the exact
+///    or a dummy form of some upload: [`DummyForms::cell_form`], one look at each value); the exact
 ///    per-upload dummy test then runs on that small table. A suspect's cell is a
 ///    group of its own, so its copies come out of the same read and are de-duplicated exactly:
 ///    each extra copy is a reject, and a key counts once, billable when any copy is.
@@ -282,47 +507,34 @@ pub fn count_cells(cells: LazyFrame, uploads: LazyFrame, rules: &Rules) -> Resul
         .unique_stable(Some(cols([col::UPLOAD_ID])), UniqueKeepStrategy::First)
         .collect()
         .stage("R1 uploads")?;
-    let (dummies, longest) = dummy_forms(&uploads, rules)?;
+    let dummies = dummy_forms(&uploads, rules)?;
     let keys = [col(col::UPLOAD_ID), col(col::COLUMN)];
     let key3 = [col(col::UPLOAD_ID), col(col::COLUMN), col(col::ROW_INDEX)];
     // Every dummy form in use, of any upload.
-    let all_forms: std::collections::HashSet<String> = dummies
-        .column("_form")
-        .stage("R1 dummies")?
-        .str()
-        .stage("R1 dummies")?
-        .iter()
-        .flatten()
-        .map(str::to_string)
-        .collect();
+    let all_forms = DummyForms::new(
+        dummies
+            .column("_form")
+            .stage("R1 dummies")?
+            .str()
+            .stage("R1 dummies")?
+            .iter()
+            .flatten()
+            .map(str::to_string),
+    );
 
     // 1. The cheap duplicate check, on the keys alone: their hashes sorted; equal neighbours are
     //    suspects.
-    let suspects = collect_big(
-        cells
-            .clone()
-            .select([key_hash().alias("_key")])
-            .sort(["_key"], SortMultipleOptions::default())
-            .filter(col("_key").eq(col("_key").shift(lit(1))))
-            .unique(None, UniqueKeepStrategy::Any),
-        "R1 duplicate check",
-    )?;
-    let mut suspect_keys: Vec<u64> = suspects
-        .column("_key")
-        .stage("R1 duplicates")?
-        .u64()
-        .stage("R1 duplicates")?
-        .iter()
-        .flatten()
-        .collect();
-    suspect_keys.sort_unstable();
+    let hashes = collect_big(cells.clone().select([key_hash().alias("_key")]), "R1 duplicate check")?;
+    let suspect_keys =
+        repeated_keys(hashes.column("_key").stage("R1 duplicates")?.u64().stage("R1 duplicates")?);
+    drop(hashes);
+    tracing::debug!(suspects = suspect_keys.len(), "R1 duplicate check: repeated key hashes");
 
     // 2. One read of every cell, grouped per (upload, column, tag), where the tag tells an empty
     //    cell, a filled one, and a dummy form of some upload (`cell_form`: one look at each
     //    value); a suspect's cell is tagged on its own (its row, file and file row), so that its
     //    copies can be compared exactly.
-    let tagger =
-        CellTagger { forms: all_forms, longest: usize::try_from(longest).unwrap_or(0), suspect_keys };
+    let tagger = CellTagger::new(all_forms, suspect_keys);
     let any_suspect = !tagger.suspect_keys.is_empty();
     let grouped = collect_big(
         cells
@@ -666,10 +878,23 @@ mod tests {
             Some("ÉÉÉ"),
             Some("ÉÉÉÉ"),
             Some("n/a, really"),
+            Some("NONE"),
+            Some("nonx"),
+            Some("mone"),
+            Some("X"),
+            Some(" x\t"),
+            Some("\u{212a}"), // Kelvin sign: lower-cased, the ASCII "k"
+            Some("K"),
+            Some("\u{130}"), // capital I with dot: lower-cased, two characters
+            Some("not applicable"),
+            Some("Not Applicable "),
+            Some("not applicablE!"),
         ];
         let forms: std::collections::HashSet<String> =
-            ["-", "n/a", "none", "ééé", "x"].into_iter().map(String::from).collect();
-        let longest = forms.iter().map(|f| f.chars().count()).max().unwrap();
+            ["-", "n/a", "none", "ééé", "x", "k", "i\u{307}", "not applicable"]
+                .into_iter()
+                .map(String::from)
+                .collect();
         // The plain definition: trimmed of Unicode white space; empty, else lower-cased and
         // looked up.
         let plain = |v: Option<&str>| {
@@ -682,16 +907,16 @@ mod tests {
                 CellForm::Filled
             }
         };
-        // Any bound at least as long as the longest form gives the same answer.
-        for bound in [longest, longest + 1, longest + 7] {
-            for v in values.iter().flatten() {
-                assert_eq!(super::cell_form(v, &forms, bound), plain(Some(v)), "{v:?}, bound {bound}");
-            }
+        let dummies = super::DummyForms::new(forms.iter().cloned());
+        for v in values.iter().flatten() {
+            assert_eq!(dummies.cell_form(v), plain(Some(v)), "{v:?}");
         }
+        let dummy_count = values.iter().filter(|v| matches!(plain(**v), CellForm::Dummy(_))).count();
+        assert_eq!(dummy_count, 15, "the values hold dummies of every kind");
         // And the tag expression maps it to the grouping tag: "" empty, null filled, "=" and the
         // form a dummy.
         let df = df!("value" => values.clone()).unwrap();
-        let tagger = super::CellTagger { forms: forms.clone(), longest, suspect_keys: vec![] };
+        let tagger = super::CellTagger::new(dummies, vec![]);
         let out = df.lazy().select([tagger.expr()]).collect().unwrap();
         let got: Vec<Option<String>> =
             out.column("_tag").unwrap().str().unwrap().iter().map(|v| v.map(String::from)).collect();
@@ -708,8 +933,7 @@ mod tests {
 
     #[test]
     fn a_suspects_tag_reads_back_whatever_its_form_and_file_hold() {
-        let tagger =
-            super::CellTagger { forms: ["n/a".to_string()].into(), longest: 3, suspect_keys: vec![] };
+        let tagger = super::CellTagger::new(super::DummyForms::new(["n/a".to_string()]), vec![]);
         let file = "usage/date=2026-11-02/cells #1.parquet";
         for (value, class) in
             [(Some(" N/A "), Some("=n/a")), (Some("yes"), None), (Some(" "), Some("")), (None, Some(""))]
@@ -727,6 +951,67 @@ mod tests {
         assert!(super::read_tag(Some("#x")).is_err());
         assert_eq!(super::read_tag(Some("=-")).unwrap(), (Some("=-"), None));
         assert_eq!(super::read_tag(None).unwrap(), (None, None));
+    }
+
+    #[test]
+    fn repeated_keys_are_every_value_seen_twice_or_more_whatever_its_bucket() {
+        use polars::prelude::*;
+        // Keys spread over every bucket (a multiplicative scramble), some repeated two or three
+        // times, some next to each other in value, in three chunks.
+        let spread = |i: u64| i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let mut keys: Vec<u64> = (0..50_000).map(spread).collect();
+        keys.extend((0..300).map(|i| spread(i * 97)));
+        keys.extend((0..40).map(|i| spread(i * 97 * 3)));
+        keys.extend([u64::MAX, u64::MAX, 0, 0, 1, u64::MAX - 1]);
+        let mut ca = UInt64Chunked::from_vec("_key".into(), keys[..20_000].to_vec());
+        ca.append(&UInt64Chunked::from_vec("_key".into(), keys[20_000..40_000].to_vec())).unwrap();
+        ca.append(&UInt64Chunked::from_vec("_key".into(), keys[40_000..].to_vec())).unwrap();
+        assert_eq!(ca.chunks().len(), 3);
+        let mut counts = std::collections::HashMap::new();
+        for k in &keys {
+            *counts.entry(*k).or_insert(0) += 1;
+        }
+        let mut want: Vec<u64> = counts.into_iter().filter(|(_, n)| *n > 1).map(|(k, _)| k).collect();
+        want.sort_unstable();
+        assert_eq!(want.len(), 300 + 1, "the 300 multiples of 97 (0 among them) and u64::MAX");
+        assert_eq!(super::repeated_keys(&ca), want);
+        assert!(super::repeated_keys(&UInt64Chunked::from_vec("_key".into(), vec![])).is_empty());
+    }
+
+    #[test]
+    fn the_quick_trim_trims_as_str_trim_does() {
+        for v in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "ab",
+            "a b",
+            "\u{a0}a",
+            "a\u{3000}",
+            "é",
+            "éa",
+            "aé",
+            "\u{85}x",
+            "x\u{85}",
+            "-",
+            "\t-\n",
+            "\u{1680}",
+            "a\u{200b}",
+        ] {
+            assert_eq!(super::trim_white(v), v.trim(), "{v:?}");
+        }
+    }
+
+    #[test]
+    fn the_key_filter_passes_every_suspect() {
+        let suspects: Vec<u64> = (0..2_000u64).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15)).collect();
+        let filter = super::KeyFilter::new(&suspects);
+        assert!(suspects.iter().all(|k| filter.might_hold(*k)));
+        let passed =
+            (1..=100_000u64).filter(|i| filter.might_hold(i.wrapping_mul(0xd6e8_feb8_6659_fd93))).count();
+        assert!(passed < 10_000, "{passed} of 100 000 other keys passed");
     }
 
     #[test]
