@@ -312,9 +312,18 @@ fn state_meta(cfg: &RunConfig, date: chrono::NaiveDate) -> Result<state::Meta> {
     })
 }
 
+/// The distinct non-null values of a column, by a (parallel) grouping: a million ids in one hash
+/// set on one core took ~0.7 s.
 fn count_distinct(df: &DataFrame, column: &str) -> Result<u64> {
-    let s = df.column(column).stage("conservation")?.drop_nulls();
-    Ok(s.n_unique().stage("conservation")? as u64)
+    let distinct = df
+        .select([column])
+        .stage("conservation")?
+        .lazy()
+        .drop_nulls(None)
+        .unique(None, UniqueKeepStrategy::Any)
+        .collect()
+        .stage("conservation")?;
+    Ok(distinct.height() as u64)
 }
 
 fn count_non_null(df: &DataFrame, column: &str) -> Result<u64> {

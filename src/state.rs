@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -334,13 +334,25 @@ pub fn snapshot(
         .sort([col::ACCOUNT_ID], SortMultipleOptions::default())
         .collect()
         .stage("state")?;
-    let ledger_tail = entries
+    let ledger_tail = ledger_tail(entries, day_end)?;
+    Ok(State { meta, uploads: alive, projects: activity, accounts, ledger_tail })
+}
+
+/// Each account's last entry posted before `day_end`, by `(posted_at, entry_id)`: its latest
+/// time, then the greatest id at that time (two group maxima: a sort of the whole ledger by three
+/// keys cost ~1 s a night).
+fn ledger_tail(entries: &DataFrame, day_end: DateTime<Utc>) -> Result<DataFrame> {
+    let latest = |c: &str| -> Result<Expr> {
+        Ok(col(c).eq(col(c).max().over([col(col::ACCOUNT_ID)]).stage("state")?))
+    };
+    entries
         .clone()
         .lazy()
         .filter(col(col::POSTED_AT).lt(lit(day_end.naive_utc()).cast(schema::timestamp())))
-        .sort([col::ACCOUNT_ID, col::POSTED_AT, col::ENTRY_ID], SortMultipleOptions::default())
-        .group_by_stable([col(col::ACCOUNT_ID)])
-        .agg([all().exclude_cols([col::ACCOUNT_ID]).as_expr().last()])
+        .filter(latest(col::POSTED_AT)?)
+        .filter(latest(col::ENTRY_ID)?)
+        .unique_stable(Some(cols([col::ACCOUNT_ID])), UniqueKeepStrategy::First)
+        .sort([col::ACCOUNT_ID], SortMultipleOptions::default())
         .select(
             schema::ENTRIES
                 .columns
@@ -350,6 +362,33 @@ pub fn snapshot(
                 .collect::<Vec<_>>(),
         )
         .collect()
-        .stage("state")?;
-    Ok(State { meta, uploads: alive, projects: activity, accounts, ledger_tail })
+        .stage("state")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+
+    #[test]
+    fn the_ledger_tail_is_each_accounts_last_entry_by_time_then_id_before_the_day_ends() {
+        let le = |id, at| (id, at, "charge", Some("import"), "-1.0000", Some("e1"), Some("10.0000"));
+        let mut entries = crate::testkit::entries(&[
+            le("a-3", "2026-11-02T09:00:00Z"),
+            le("a-9", "2026-11-02T08:00:00Z"), // greater id, earlier
+            le("a-5", "2026-11-02T09:00:00Z"), // same time as a-3, greater id: the last
+            le("a-7", "2026-11-03T00:00:00Z"), // at the day's end: the next day's
+            le("b-1", "2026-11-01T23:00:00Z"),
+            le("b-0", "2026-11-01T22:00:00Z"),
+        ]);
+        let accounts = Column::new(col::ACCOUNT_ID.into(), ["a", "a", "a", "a", "b", "b"]);
+        entries.with_column(accounts).unwrap();
+        entries.with_column(Column::new(col::SRC_FILE.into(), ["f"; 6])).unwrap();
+        entries.with_column(Column::new(col::SRC_ROW.into(), [1i64, 2, 3, 4, 5, 6])).unwrap();
+        let day_end = "2026-11-03T00:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        let tail = ledger_tail(&entries, day_end).unwrap();
+        let ids: Vec<&str> = tail.column(col::ENTRY_ID).unwrap().str().unwrap().iter().flatten().collect();
+        assert_eq!(ids, ["a-5", "b-1"]);
+        assert_eq!(tail.column(col::SRC_ROW).unwrap().i64().unwrap().get(0), Some(3));
+    }
 }
