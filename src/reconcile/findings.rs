@@ -6,7 +6,7 @@ use polars::prelude::*;
 use crate::expr::{date_lit, implode_lit};
 
 use super::matching::status;
-use super::{ReconcileInput, business_date, stable_id};
+use super::{ReconcileInput, on_business_date, stable_id};
 use crate::config::Rules;
 use crate::error::{Result, StageExt};
 use crate::rules::text;
@@ -219,11 +219,11 @@ fn balance_break(entries: LazyFrame, input: &ReconcileInput) -> PolarsResult<Laz
     let previous = col(col::BALANCE_AFTER).shift(lit(1)).over([col(col::ACCOUNT_ID)])?;
     let should_be = (col("_previous") + col(col::AMOUNT)).cast(money());
     Ok(entries
-        .sort([col::ACCOUNT_ID, col::POSTED_AT, col::ENTRY_ID], SortMultipleOptions::default())
+        // In time order; the window keeps that order within each account.
+        .sort([col::POSTED_AT, col::ENTRY_ID], SortMultipleOptions::default())
         .with_column(previous.alias("_previous"))
         .filter(
-            business_date(col(col::POSTED_AT), input.tz)
-                .eq(date_lit(input.date))
+            on_business_date(col(col::POSTED_AT), input.date, input.tz)
                 .and(col(col::BALANCE_AFTER).is_not_null())
                 .and(col("_previous").is_not_null())
                 .and(col(col::BALANCE_AFTER).neq(should_be.clone())),

@@ -6,7 +6,7 @@ use polars::prelude::*;
 use crate::expr::date_lit;
 
 use super::matching;
-use super::{ReconcileInput, business_date, stable_id};
+use super::{ReconcileInput, on_business_date, stable_id};
 use crate::config::Rules;
 use crate::error::{Result, StageExt};
 use crate::rules::text;
@@ -224,7 +224,7 @@ pub fn candidates(
     let removed_within = uploads.clone().filter(
         col("removed_at")
             .is_not_null()
-            .and(business_date(col("removed_at"), input.tz).eq(date_lit(input.date)))
+            .and(on_business_date(col("removed_at"), input.date, input.tz))
             .and(
                 (col("removed_at") - col(col::OCCURRED_AT)).dt().total_minutes(false).lt_eq(lit(window * 60)),
             )

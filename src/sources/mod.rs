@@ -106,12 +106,15 @@ pub struct Window {
     pub ledger_since: DateTime<Utc>,
 }
 
-/// The UTC instant at which business date `d` starts in `tz`.
+/// The UTC instant at which business date `d` starts in `tz`: its first instant whose local date
+/// is `d`. Where the clocks skip midnight (a daylight-saving gap), the day starts when the gap
+/// ends.
 pub fn start_of_day(d: NaiveDate, tz: Tz) -> DateTime<Utc> {
-    let local = d.and_time(NaiveTime::MIN);
-    tz.from_local_datetime(&local)
-        .earliest()
-        .unwrap_or_else(|| tz.from_utc_datetime(&local))
+    let midnight = d.and_time(NaiveTime::MIN);
+    (0..=24 * 60)
+        .map(|m| midnight + chrono::Duration::minutes(m))
+        .find_map(|local| tz.from_local_datetime(&local).earliest())
+        .unwrap_or_else(|| tz.from_utc_datetime(&midnight))
         .with_timezone(&Utc)
 }
 
@@ -587,6 +590,24 @@ fn split_more(table: &mut Table, spec: &TableSpec, reason: Expr) -> Result<()> {
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
     use super::*;
+
+    #[test]
+    fn a_day_starts_at_its_first_instant_even_where_midnight_is_skipped() {
+        use chrono::TimeZone as _;
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let utc = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        // Santiago skipped from 00:00 to 01:00 on 2022-09-11 (UTC-4 to UTC-3).
+        let santiago: Tz = "America/Santiago".parse().unwrap();
+        let start = start_of_day(d("2022-09-11"), santiago);
+        assert_eq!(start, utc("2022-09-11T04:00:00Z"));
+        assert_eq!(santiago.from_utc_datetime(&start.naive_utc()).date_naive(), d("2022-09-11"));
+        let before = start - chrono::Duration::microseconds(1);
+        assert_eq!(santiago.from_utc_datetime(&before.naive_utc()).date_naive(), d("2022-09-10"));
+        // Ordinary days.
+        assert_eq!(start_of_day(d("2026-11-02"), chrono_tz::UTC), utc("2026-11-02T00:00:00Z"));
+        let ny: Tz = "America/New_York".parse().unwrap();
+        assert_eq!(start_of_day(d("2026-11-02"), ny), utc("2026-11-02T05:00:00Z"));
+    }
 
     #[test]
     fn a_rows_reasons_are_joined_in_order_and_a_row_without_one_has_none() {
