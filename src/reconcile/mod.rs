@@ -64,11 +64,6 @@ pub fn on_business_date(ts: Expr, date: NaiveDate, tz: Tz) -> Expr {
     ts.clone().gt_eq(start(date)).and(ts.lt(start(date + chrono::Days::new(1))))
 }
 
-/// The business date of a UTC timestamp column.
-pub fn business_date(ts: Expr, tz: Tz) -> Expr {
-    ts.dt().convert_time_zone(TimeZone::from_chrono(&tz)).dt().date()
-}
-
 /// Runs SPEC §4 for `input.date`.
 pub fn reconcile(input: &ReconcileInput, rules: &Rules) -> Result<Reconciled> {
     let clock = std::time::Instant::now();
@@ -212,18 +207,21 @@ pub fn reconcile(input: &ReconcileInput, rules: &Rules) -> Result<Reconciled> {
     .collect()
     .stage("matching")?;
 
-    let entries_in_scope = concat(
-        [
-            event_charges.clone().lazy().select([col(col::ENTRY_ID)]),
-            entries.clone().filter(col("_posted_on_date")).select([col(col::ENTRY_ID)]),
-        ],
-        UnionArgs::default(),
-    )
-    .stage("scope")?
-    .unique(None, UniqueKeepStrategy::Any)
-    .collect()
-    .stage("scope")?
-    .height();
+    // The entries posted on the date and the charges of the date's events posted on other dates:
+    // entry ids are unique (a repeated one is a reject), so no set of ids is needed.
+    let posted_on_date =
+        entries.clone().filter(col("_posted_on_date")).select([len()]).collect().stage("scope")?;
+    let charged_elsewhere = event_charges
+        .clone()
+        .lazy()
+        .filter(col("_posted_on_date").not())
+        .select([len()])
+        .collect()
+        .stage("scope")?;
+    let count = |df: &DataFrame| -> Result<usize> {
+        Ok(df.column("len").stage("scope")?.idx().stage("scope")?.get(0).unwrap_or(0) as usize)
+    };
+    let entries_in_scope = count(&posted_on_date)? + count(&charged_elsewhere)?;
 
     tracing::debug!(seconds = clock.elapsed().as_secs_f64(), "reconciliation rows");
     let findings = findings::findings(&reconciliation, &expected_d, entries, input, rules)?;
