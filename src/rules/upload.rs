@@ -362,20 +362,10 @@ pub fn repeated_keys(keys: &UInt64Chunked) -> Vec<u64> {
     const BUCKETS: usize = 1 << BUCKET_BITS;
     let bucket = |k: u64| (k >> (u64::BITS - BUCKET_BITS)) as usize;
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    // The chunks, dealt to one share per core, about equal in keys.
     let per_core = keys.len().div_ceil(cores).max(1);
-    let mut shares: Vec<Vec<&[u64]>> = vec![Vec::new()];
-    let mut size = 0;
-    for arr in keys.downcast_iter() {
-        if size >= per_core {
-            shares.push(Vec::new());
-            size = 0;
-        }
-        size += arr.len();
-        if let Some(share) = shares.last_mut() {
-            share.push(arr.values().as_slice());
-        }
-    }
+    // The chunks, dealt to one share per core.
+    let shares =
+        consecutive_groups(keys.downcast_iter().map(|arr| arr.values().as_slice()), |c| c.len(), per_core);
     let counted = |share: &[&[u64]]| {
         let mut counts = vec![0usize; BUCKETS];
         for k in share.iter().flat_map(|c| c.iter()) {
@@ -391,15 +381,9 @@ pub fn repeated_keys(keys: &UInt64Chunked) -> Vec<u64> {
     // keys into its own slices of the buckets, side by side with the others.
     let mut placed = vec![0u64; keys.len()];
     let mut slices: Vec<Vec<&mut [u64]>> = shares.iter().map(|_| Vec::with_capacity(BUCKETS)).collect();
-    let mut bucket_len = vec![0usize; BUCKETS];
-    let mut rest: &mut [u64] = &mut placed;
-    for b in 0..BUCKETS {
-        for (share, counts) in slices.iter_mut().zip(&counts) {
-            let (slice, tail) = std::mem::take(&mut rest).split_at_mut(counts[b]);
-            share.push(slice);
-            rest = tail;
-            bucket_len[b] += counts[b];
-        }
+    let lengths = (0..BUCKETS).flat_map(|b| counts.iter().map(move |c| c[b]));
+    for (i, slice) in cut(&mut placed, lengths).into_iter().enumerate() {
+        slices[i % shares.len()].push(slice);
     }
     std::thread::scope(|s| {
         for (share, mut slices) in shares.iter().zip(slices) {
@@ -414,23 +398,8 @@ pub fn repeated_keys(keys: &UInt64Chunked) -> Vec<u64> {
         }
     });
     // Then each bucket is sorted and its equal neighbours taken, the buckets shared by the cores.
-    let mut buckets: Vec<&mut [u64]> = Vec::with_capacity(BUCKETS);
-    let mut rest: &mut [u64] = &mut placed;
-    for len in bucket_len {
-        let (bucket, tail) = std::mem::take(&mut rest).split_at_mut(len);
-        buckets.push(bucket);
-        rest = tail;
-    }
-    let (mut groups, mut group, mut size) = (Vec::with_capacity(cores), Vec::new(), 0);
-    for bucket in buckets {
-        size += bucket.len();
-        group.push(bucket);
-        if size >= per_core {
-            groups.push(std::mem::take(&mut group));
-            size = 0;
-        }
-    }
-    groups.push(group);
+    let bucket_lengths = (0..BUCKETS).map(|b| counts.iter().map(|c| c[b]).sum());
+    let groups = consecutive_groups(cut(&mut placed, bucket_lengths), |b| b.len(), per_core);
     let repeated: Vec<Vec<u64>> = std::thread::scope(|s| {
         let handles: Vec<_> = groups
             .into_iter()
@@ -452,6 +421,40 @@ pub fn repeated_keys(keys: &UInt64Chunked) -> Vec<u64> {
         handles.into_iter().map(crate::par::joined).collect()
     });
     repeated.concat()
+}
+
+/// `items` in order, in groups of consecutive items each weighing about `per_group` (the last
+/// may weigh less); no group is empty.
+fn consecutive_groups<T>(
+    items: impl IntoIterator<Item = T>,
+    weight: impl Fn(&T) -> usize,
+    per_group: usize,
+) -> Vec<Vec<T>> {
+    let (mut groups, mut group, mut size) = (Vec::new(), Vec::new(), 0);
+    for item in items {
+        size += weight(&item);
+        group.push(item);
+        if size >= per_group {
+            groups.push(std::mem::take(&mut group));
+            size = 0;
+        }
+    }
+    if !group.is_empty() {
+        groups.push(group);
+    }
+    groups
+}
+
+/// `all` cut into consecutive slices of the given lengths.
+fn cut(mut all: &mut [u64], lengths: impl IntoIterator<Item = usize>) -> Vec<&mut [u64]> {
+    lengths
+        .into_iter()
+        .map(|len| {
+            let (head, tail) = std::mem::take(&mut all).split_at_mut(len);
+            all = tail;
+            head
+        })
+        .collect()
 }
 
 /// The dummy lists that apply to each upload, in compared form (`upload_id`, `_form`,
