@@ -8,7 +8,7 @@ use std::time::Instant;
 use chrono::Utc;
 use polars::prelude::*;
 
-use crate::expr::date_lit;
+use crate::expr::{date_lit, instant_lit};
 use tracing::{info, info_span};
 
 use crate::config::RunConfig;
@@ -78,10 +78,9 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutcome> {
 
     // 2. Rules: price the history (quotas and rerun basis need it), then keep the date.
     let (priced, history, cell_rejects) = info_span!("rules").in_scope(|| -> Result<_> {
-        let ts = |t: chrono::DateTime<Utc>| lit(t.naive_utc()).cast(schema::timestamp());
-        let mut in_run = col(col::OCCURRED_AT).lt(ts(day_end));
+        let mut in_run = col(col::OCCURRED_AT).lt(instant_lit(day_end));
         if previous.is_some() {
-            in_run = in_run.and(col(col::OCCURRED_AT).gt_eq(ts(day_start)));
+            in_run = in_run.and(col(col::OCCURRED_AT).gt_eq(instant_lit(day_start)));
         }
         // The run's events: R1 needs their uploads, the history all of them.
         let run_events = inputs.events.rows.clone().lazy().filter(in_run);

@@ -239,7 +239,7 @@ pub fn carried_events(state: &State, date: NaiveDate, day_start: chrono::DateTim
             (col::EVENT_ID, concat_str([lit("state:smart_column_runs:"), col(col::ACCOUNT_ID)], "", true)),
             (col::ACCOUNT_ID, col(col::ACCOUNT_ID)),
             (col::PROJECT_ID, lit("")),
-            (col::OCCURRED_AT, lit(marker.naive_utc()).cast(schema::timestamp())),
+            (col::OCCURRED_AT, crate::expr::instant_lit(marker)),
             (col::EVENT_TYPE, lit(event_type::SMART_COLUMN_RUN)),
             (col::ROWS_COMPUTED, lit(0i64)),
             (col::CONFIRMED, lit(true)),
@@ -348,7 +348,7 @@ fn ledger_tail(entries: &DataFrame, day_end: DateTime<Utc>) -> Result<DataFrame>
     entries
         .clone()
         .lazy()
-        .filter(col(col::POSTED_AT).lt(lit(day_end.naive_utc()).cast(schema::timestamp())))
+        .filter(col(col::POSTED_AT).lt(crate::expr::instant_lit(day_end)))
         .filter(latest(col::POSTED_AT)?)
         .filter(latest(col::ENTRY_ID)?)
         .unique_stable(Some(cols([col::ACCOUNT_ID])), UniqueKeepStrategy::First)

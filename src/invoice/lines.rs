@@ -6,7 +6,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use polars::prelude::*;
 
-use crate::expr::{date_lit, implode_lit};
+use crate::expr::{date_lit, implode_lit, instant_lit};
 use crate::schema::{self, balance_check, col, entry_type, invoice_line, money};
 
 /// The month of a statement in the business time zone: its first and last business dates and the
@@ -23,10 +23,6 @@ pub struct Period {
     pub start: DateTime<Utc>,
     /// The instant the next month starts in the business time zone.
     pub end: DateTime<Utc>,
-}
-
-fn instant(t: DateTime<Utc>) -> Expr {
-    lit(t.naive_utc()).cast(schema::timestamp())
 }
 
 fn zero() -> Expr {
@@ -92,9 +88,9 @@ pub fn statement_lines(
             col(col::BALANCE_AFTER),
             line_of(col(col::ENTRY_TYPE), col(col::CATEGORY)).alias(col::LINE),
         ])
-        .filter(posted.clone().lt(instant(period.end)))
+        .filter(posted.clone().lt(instant_lit(period.end)))
         .cache();
-    let in_month = entries.clone().filter(posted.clone().gt_eq(instant(period.start))).cache();
+    let in_month = entries.clone().filter(posted.clone().gt_eq(instant_lit(period.start))).cache();
 
     // Every reference account, and every other account the ledger holds up to the end of the month.
     let names = accounts.select([col(col::ACCOUNT_ID), col(col::NAME).alias(col::ACCOUNT_NAME)]);
@@ -183,7 +179,7 @@ pub fn statement_lines(
 
     // Opening balance: everything posted before the month.
     let opening =
-        entries.clone().filter(posted.lt(instant(period.start))).group_by([col(col::ACCOUNT_ID)]).agg([
+        entries.clone().filter(posted.lt(instant_lit(period.start))).group_by([col(col::ACCOUNT_ID)]).agg([
             col(col::AMOUNT).sum().cast(money()).alias(col::CREDITS),
             len().cast(DataType::Int64).alias(col::ENTRIES),
         ]);

@@ -186,7 +186,7 @@ pub fn run(cfg: &InvoiceConfig) -> Result<InvoiceOutcome> {
             .rows
             .clone()
             .lazy()
-            .filter(col(col::OCCURRED_AT).lt(lit(period.end.naive_utc()).cast(schema::timestamp())));
+            .filter(col(col::OCCURRED_AT).lt(crate::expr::instant_lit(period.end)));
         let history = rules::prepare_events(
             crate::state::mark_real(events),
             inputs.projects.rows.clone().lazy(),
@@ -373,7 +373,7 @@ fn tally(df: &DataFrame, column: &str, keys: &[&str]) -> Result<BTreeMap<String,
 
 /// Valid ledger entries posted within the month.
 fn entries_in_month(inputs: &sources::Inputs, period: &Period) -> Result<u64> {
-    let at = |t: chrono::DateTime<Utc>| lit(t.naive_utc()).cast(schema::timestamp());
+    let at = crate::expr::instant_lit;
     let n = inputs
         .entries
         .rows

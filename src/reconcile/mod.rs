@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 use polars::prelude::*;
 
-use crate::expr::{date_lit, implode_lit};
+use crate::expr::{date_lit, implode_lit, instant_lit};
 
 use crate::config::Rules;
 use crate::error::{Result, StageExt};
@@ -59,8 +59,7 @@ pub struct Reconciled {
 /// True where the instant `ts` falls on business `date` in `tz`: from the date's first instant
 /// to the next date's, two comparisons instead of a time-zone conversion per row.
 pub fn on_business_date(ts: Expr, date: NaiveDate, tz: Tz) -> Expr {
-    let start =
-        |d: NaiveDate| lit(crate::sources::start_of_day(d, tz).naive_utc()).cast(crate::schema::timestamp());
+    let start = |d: NaiveDate| instant_lit(crate::sources::start_of_day(d, tz));
     ts.clone().gt_eq(start(date)).and(ts.lt(start(date + chrono::Days::new(1))))
 }
 
