@@ -344,11 +344,70 @@ fn suspect_col(c: &str) -> String {
 /// A 64-bit hash of a cell's key `(upload_id, column, row_index)`: equal keys have equal hashes,
 /// so two copies of a key always share one; two different keys share one only by a rare collision,
 /// which costs an exact look and nothing else.
+///
+/// One pass over the three key columns ([`key_hashes`]): a text's hash is remembered by its Arrow
+/// view, so an upload id (the same for a whole upload) and the few column names are hashed once
+/// per run of cells, not once per cell (Polars' hash of every string was a quarter of the duplicate
+/// check and was paid again in R1's read).
 fn key_hash() -> Expr {
-    // Fixed seeds: the hashes only need to agree within a run.
-    col(col::UPLOAD_ID).hash(0x5eed_0001, 0x5eed_0002, 0x5eed_0003, 0x5eed_0004)
-        + col(col::COLUMN).hash(0x5eed_0011, 0x5eed_0012, 0x5eed_0013, 0x5eed_0014)
-        + col(col::ROW_INDEX).hash(0x5eed_0021, 0x5eed_0022, 0x5eed_0023, 0x5eed_0024)
+    let field = |_: &Schema, _: &[Field]| Ok(Field::new("_key".into(), DataType::UInt64));
+    col(col::UPLOAD_ID).map_many(
+        |c: &mut [Column]| Ok(key_hashes(c[0].str()?, c[1].str()?, c[2].i64()?)?.into_column()),
+        &[col(col::COLUMN), col(col::ROW_INDEX)],
+        field,
+    )
+}
+
+/// [`key_hash`] of each row: the wrapping sum of the three parts' hashes, each with its own seed
+/// (fixed: the hashes only need to agree within a run).
+fn key_hashes(
+    uploads: &StringChunked,
+    columns: &StringChunked,
+    rows: &Int64Chunked,
+) -> PolarsResult<UInt64Chunked> {
+    let mut hashes = text_hashes(uploads, 0x5eed_0001);
+    for (h, c) in hashes.iter_mut().zip(text_hashes(columns, 0x5eed_0011)) {
+        *h = h.wrapping_add(c);
+    }
+    use std::hash::BuildHasher;
+    let state = foldhash::fast::FixedState::with_seed(0x5eed_0021);
+    for (h, r) in hashes.iter_mut().zip(rows.iter()) {
+        *h = h.wrapping_add(state.hash_one(r));
+    }
+    Ok(UInt64Chunked::from_vec("_key".into(), hashes))
+}
+
+/// The hash of each text of `ca` (foldhash of its bytes with `seed`; a null's is the hash of
+/// `None`), each array's recent views remembered: within one array equal views hold equal text
+/// (the same bytes inline, or the same place in the same buffer), so a remembered view's hash is
+/// the text's. A view not remembered is hashed from its bytes: the result is the same either way.
+fn text_hashes(ca: &StringChunked, seed: u64) -> Vec<u64> {
+    use std::hash::BuildHasher;
+    const SLOTS: usize = 64;
+    let state = foldhash::fast::FixedState::with_seed(seed);
+    let mut out = Vec::with_capacity(ca.len());
+    for arr in ca.downcast_iter() {
+        // Direct-mapped by a mix of the view's bits: (view, hash).
+        let mut seen: [Option<(u128, u64)>; SLOTS] = [None; SLOTS];
+        for (text, view) in arr.iter().zip(arr.views().iter()) {
+            let Some(text) = text else {
+                out.push(state.hash_one(None::<&str>));
+                continue;
+            };
+            let bits = view.as_u128();
+            let slot =
+                ((bits as u64 ^ (bits >> 64) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize;
+            match seen[slot] {
+                Some((v, h)) if v == bits => out.push(h),
+                _ => {
+                    let h = state.hash_one(text);
+                    seen[slot] = Some((bits, h));
+                    out.push(h);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The values that occur more than once among `keys`, each once, in ascending order.
@@ -954,6 +1013,47 @@ mod tests {
         assert!(super::read_tag(Some("#x")).is_err());
         assert_eq!(super::read_tag(Some("=-")).unwrap(), (Some("=-"), None));
         assert_eq!(super::read_tag(None).unwrap(), (None, None));
+    }
+
+    #[test]
+    fn a_key_hash_is_its_key_s_whatever_views_and_chunks_hold_it() {
+        use polars::prelude::*;
+        // Long upload ids (kept in buffers) and short ones (inline), 40 of them so that remembered
+        // views collide in their slots; repeated by a gather, which repeats the views themselves
+        // (as a dictionary page does), in runs and interleaved; then a second chunk.
+        let ids: Vec<String> = (0..40)
+            .map(|i| if i % 2 == 0 { format!("upload-with-a-long-id-{i:04}") } else { format!("u{i}") })
+            .collect();
+        let ids = StringChunked::from_iter_values("u".into(), ids.iter().map(String::as_str));
+        let order: Vec<IdxSize> =
+            (0..600u32).map(|i| if i < 300 { i / 10 % 40 } else { i * 7 % 40 }).collect();
+        let mut uploads = ids.take(&IdxCa::from_vec("i".into(), order.clone())).unwrap();
+        uploads.append(&ids).unwrap();
+        let n = uploads.len();
+        assert_eq!(uploads.chunks().len(), 2);
+        let columns = StringChunked::from_iter_values(
+            "c".into(),
+            (0..n).map(|i| ["text", "notes", "a-long-column-name"][i % 3]),
+        );
+        let rows = Int64Chunked::from_vec("r".into(), (0..n as i64).map(|i| i % 5).collect());
+        let all = super::key_hashes(&uploads, &columns, &rows).unwrap();
+        // Each row's hash is the one of its key alone (a one-row array: nothing remembered).
+        let mut by_key = std::collections::HashMap::new();
+        for (i, h) in all.iter().enumerate() {
+            let (u, c, r) = (uploads.get(i).unwrap(), columns.get(i).unwrap(), rows.get(i).unwrap());
+            let alone = super::key_hashes(
+                &StringChunked::from_slice("u".into(), &[u]),
+                &StringChunked::from_slice("c".into(), &[c]),
+                &Int64Chunked::from_slice("r".into(), &[r]),
+            )
+            .unwrap();
+            assert_eq!(h, alone.get(0), "row {i}: ({u}, {c}, {r})");
+            by_key.insert((u.to_string(), c.to_string(), r), h.unwrap());
+        }
+        // Different keys, different hashes (no collision among these).
+        let distinct: std::collections::HashSet<u64> = by_key.values().copied().collect();
+        assert_eq!(distinct.len(), by_key.len());
+        assert!(by_key.len() > 200);
     }
 
     #[test]
