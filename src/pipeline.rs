@@ -159,58 +159,15 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutcome> {
         known_event_ids: known_events,
         rejected_event_ids: rejected_events,
     };
-    let out = info_span!("reconcile").in_scope(|| reconcile::reconcile(&input, &cfg.rules))?;
-    info!(
-        events = out.expected.height(),
-        rows = out.reconciliation.height(),
-        findings = out.findings.height(),
-        refund_candidates = out.refund_candidates.height(),
-        "reconciled"
-    );
-
-    // 4. Reports, written aside and moved into place together.
-    let events_in_scope = input
-        .history
-        .clone()
-        .lazy()
-        .filter(col(col::BUSINESS_DATE).eq(date_lit(date)))
-        .collect()
-        .stage("scope")?
-        .height() as u64;
-    let stamp = Stamp {
-        run_id: run_id.clone(),
-        rule_version: cfg.rules.version.clone(),
-        tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        business_date: date.to_string(),
-    };
-    let mut staging = reports::Staging::new(reports::date_dir(&cfg.report_root, date), stamp)?;
-    let mut out = out;
-    let mut rejects = rejects;
-    let reports_span = info_span!("reports").entered();
-    // The next state is computed while the reports are written (it reads the input, not them).
+    // 3 and 4 run beside the next night's state, which reads the input, not the reports.
     let span = tracing::Span::current();
-    let (written, next_state) = std::thread::scope(|s| {
+    let (staged, next_state) = std::thread::scope(|s| {
         let next = s.spawn(|| span.in_scope(|| next_state(cfg, date, day_end, &input)));
-        let written = staging.write_parquets(vec![
-            (file::EXPECTED_CHARGES, &mut out.expected, Some(rules::expected_schema())),
-            (
-                file::RECONCILIATION,
-                &mut out.reconciliation,
-                Some(reconcile::matching::reconciliation_schema()),
-            ),
-            (file::FINDINGS, &mut out.findings, Some(reconcile::findings::findings_schema())),
-            (
-                file::REFUND_CANDIDATES,
-                &mut out.refund_candidates,
-                Some(reconcile::refunds::candidates_schema()),
-            ),
-            (file::PROJECT_SUMMARY, &mut out.project_summary, None),
-            (file::REJECTS, &mut rejects, Some(schema::rejects_schema())),
-        ]);
-        (written, crate::par::joined(next))
+        (reconcile_and_stage(cfg, &input, rejects, &run_id), crate::par::joined(next))
     });
-    written?;
+    let Staged { out, rejects, staging, events_in_scope } = staged?;
     let next_state = next_state?;
+    let reports_span = info_span!("reports").entered();
 
     let conservation = conservation_checks(&out, events_in_scope, &inputs)?;
     if let Some(bad) = conservation.iter().find(|c| !c.ok) {
@@ -269,6 +226,59 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutcome> {
     Ok(RunOutcome { report_dir, manifest, high_findings, accounts })
 }
 
+/// What [`reconcile_and_stage`] leaves for the manifest and the commit.
+struct Staged {
+    out: Reconciled,
+    rejects: DataFrame,
+    staging: reports::Staging,
+    events_in_scope: u64,
+}
+
+/// 3. Reconciles the date with the ledger; 4. writes the reports into a staging folder, side by side.
+fn reconcile_and_stage(
+    cfg: &RunConfig,
+    input: &ReconcileInput,
+    mut rejects: DataFrame,
+    run_id: &str,
+) -> Result<Staged> {
+    let date = input.date;
+    let mut out = info_span!("reconcile").in_scope(|| reconcile::reconcile(input, &cfg.rules))?;
+    info!(
+        events = out.expected.height(),
+        rows = out.reconciliation.height(),
+        findings = out.findings.height(),
+        refund_candidates = out.refund_candidates.height(),
+        "reconciled"
+    );
+
+    // 4. Reports, written aside and moved into place together.
+    let events_in_scope = input
+        .history
+        .clone()
+        .lazy()
+        .filter(col(col::BUSINESS_DATE).eq(date_lit(date)))
+        .collect()
+        .stage("scope")?
+        .height() as u64;
+    let stamp = Stamp {
+        run_id: run_id.to_string(),
+        rule_version: cfg.rules.version.clone(),
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        business_date: date.to_string(),
+    };
+    let mut staging = reports::Staging::new(reports::date_dir(&cfg.report_root, date), stamp)?;
+    let _reports = info_span!("reports").entered();
+    staging.write_parquets(vec![
+        (file::EXPECTED_CHARGES, &mut out.expected, Some(rules::expected_schema())),
+        (file::RECONCILIATION, &mut out.reconciliation, Some(reconcile::matching::reconciliation_schema())),
+        (file::FINDINGS, &mut out.findings, Some(reconcile::findings::findings_schema())),
+        (file::REFUND_CANDIDATES, &mut out.refund_candidates, Some(reconcile::refunds::candidates_schema())),
+        (file::PROJECT_SUMMARY, &mut out.project_summary, None),
+        (file::REJECTS, &mut rejects, Some(schema::rejects_schema())),
+    ])?;
+    Ok(Staged { out, rejects, staging, events_in_scope })
+}
+
 /// The state closing `date`, for the next night (when the run keeps one).
 fn next_state(
     cfg: &RunConfig,
@@ -276,7 +286,8 @@ fn next_state(
     day_end: chrono::DateTime<Utc>,
     input: &ReconcileInput,
 ) -> Result<Option<state::State>> {
-    Ok(match &cfg.state_root {
+    let clock = Instant::now();
+    let next = match &cfg.state_root {
         Some(_) => {
             let dups = reconcile::refunds::duplicate_uploads(
                 input.timeline.clone().lazy(),
@@ -295,7 +306,9 @@ fn next_state(
             )?)
         }
         None => None,
-    })
+    };
+    tracing::debug!(seconds = clock.elapsed().as_secs_f64(), "computed the next state");
+    Ok(next)
 }
 
 /// What the state closing `date` must have been computed from to be used.
