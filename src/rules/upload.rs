@@ -1,6 +1,8 @@
 //! R1 uploads: billable cells per upload, the import charge, and the timeline of uploads (when each
 //! was removed) that the rerun basis and the upload refunds need.
 
+use std::hash::BuildHasher;
+
 use polars::prelude::*;
 
 use super::{dec_lit, round_credits, text, to_expected, work};
@@ -352,7 +354,7 @@ fn suspect_col(c: &str) -> String {
 fn key_hash() -> Expr {
     let field = |_: &Schema, _: &[Field]| Ok(Field::new("_key".into(), DataType::UInt64));
     col(col::UPLOAD_ID).map_many(
-        |c: &mut [Column]| Ok(key_hashes(c[0].str()?, c[1].str()?, c[2].i64()?)?.into_column()),
+        |c: &mut [Column]| Ok(key_hashes(c[0].str()?, c[1].str()?, c[2].i64()?).into_column()),
         &[col(col::COLUMN), col(col::ROW_INDEX)],
         field,
     )
@@ -360,21 +362,16 @@ fn key_hash() -> Expr {
 
 /// [`key_hash`] of each row: the wrapping sum of the three parts' hashes, each with its own seed
 /// (fixed: the hashes only need to agree within a run).
-fn key_hashes(
-    uploads: &StringChunked,
-    columns: &StringChunked,
-    rows: &Int64Chunked,
-) -> PolarsResult<UInt64Chunked> {
+fn key_hashes(uploads: &StringChunked, columns: &StringChunked, rows: &Int64Chunked) -> UInt64Chunked {
     let mut hashes = text_hashes(uploads, 0x5eed_0001);
     for (h, c) in hashes.iter_mut().zip(text_hashes(columns, 0x5eed_0011)) {
         *h = h.wrapping_add(c);
     }
-    use std::hash::BuildHasher;
     let state = foldhash::fast::FixedState::with_seed(0x5eed_0021);
     for (h, r) in hashes.iter_mut().zip(rows.iter()) {
         *h = h.wrapping_add(state.hash_one(r));
     }
-    Ok(UInt64Chunked::from_vec("_key".into(), hashes))
+    UInt64Chunked::from_vec("_key".into(), hashes)
 }
 
 /// The hash of each text of `ca` (foldhash of its bytes with `seed`; a null's is the hash of
@@ -382,7 +379,6 @@ fn key_hashes(
 /// (the same bytes inline, or the same place in the same buffer), so a remembered view's hash is
 /// the text's. A view not remembered is hashed from its bytes: the result is the same either way.
 fn text_hashes(ca: &StringChunked, seed: u64) -> Vec<u64> {
-    use std::hash::BuildHasher;
     const SLOTS: usize = 64;
     let state = foldhash::fast::FixedState::with_seed(seed);
     let mut out = Vec::with_capacity(ca.len());
@@ -1027,7 +1023,7 @@ mod tests {
         let ids = StringChunked::from_iter_values("u".into(), ids.iter().map(String::as_str));
         let order: Vec<IdxSize> =
             (0..600u32).map(|i| if i < 300 { i / 10 % 40 } else { i * 7 % 40 }).collect();
-        let mut uploads = ids.take(&IdxCa::from_vec("i".into(), order.clone())).unwrap();
+        let mut uploads = ids.take(&IdxCa::from_vec("i".into(), order)).unwrap();
         uploads.append(&ids).unwrap();
         let n = uploads.len();
         assert_eq!(uploads.chunks().len(), 2);
@@ -1036,7 +1032,7 @@ mod tests {
             (0..n).map(|i| ["text", "notes", "a-long-column-name"][i % 3]),
         );
         let rows = Int64Chunked::from_vec("r".into(), (0..n as i64).map(|i| i % 5).collect());
-        let all = super::key_hashes(&uploads, &columns, &rows).unwrap();
+        let all = super::key_hashes(&uploads, &columns, &rows);
         // Each row's hash is the one of its key alone (a one-row array: nothing remembered).
         let mut by_key = std::collections::HashMap::new();
         for (i, h) in all.iter().enumerate() {
@@ -1045,8 +1041,7 @@ mod tests {
                 &StringChunked::from_slice("u".into(), &[u]),
                 &StringChunked::from_slice("c".into(), &[c]),
                 &Int64Chunked::from_slice("r".into(), &[r]),
-            )
-            .unwrap();
+            );
             assert_eq!(h, alone.get(0), "row {i}: ({u}, {c}, {r})");
             by_key.insert((u.to_string(), c.to_string(), r), h.unwrap());
         }
