@@ -173,12 +173,6 @@ impl CellTagger {
     /// key hashes, `row_index`, `src_row` and `src_file` (see [`CellTagger::expr`]). A plain loop
     /// over the values: this runs once for every cell of the log.
     fn tags(&self, c: &[Column]) -> PolarsResult<StringChunked> {
-        fn push(out: &mut StringChunkedBuilder, tag: Option<std::borrow::Cow<'static, str>>) {
-            match tag {
-                Some(t) => out.append_value(t),
-                None => out.append_null(),
-            }
-        }
         let values = c[0].str()?;
         let mut out = StringChunkedBuilder::new("_tag".into(), values.len());
         let keys = match c.get(1) {
@@ -203,7 +197,7 @@ impl CellTagger {
                 {
                     out.append_null();
                 } else {
-                    push(&mut out, self.tag(value, whereabouts));
+                    out.append_option(self.tag(value, whereabouts));
                 }
             }
         }
